@@ -1,0 +1,3 @@
+from license_analyzer.cli import main
+
+main()

@@ -1,0 +1,168 @@
+"""The HTTPS server and the router that sends each path prefix to its service."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import sys
+import threading
+import time
+import traceback
+from collections import deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+from . import bap, dataverse, fno, graph, oauth
+from .limits import DataverseGuard, Faults, FixedWindow, Storm
+from .options import SimulatorOptions
+from .tenant import Tenant
+from .tokens import TokenIssuer
+from .wire import Request, Response, json_response
+
+
+class Cloud:
+    """Everything one simulated cloud serves; handlers receive it as their context."""
+
+    def __init__(self, opts: SimulatorOptions, tenant: Tenant, base_url: str) -> None:
+        self.opts = opts
+        self.tenant = tenant
+        self.base_url = base_url
+        self.issuer = TokenIssuer(tenant.id, opts.time_scale)
+        self.graph_window = FixedWindow()
+        self.signin_window = FixedWindow()
+        self.dataverse_guard = DataverseGuard(opts)
+        self.storm = Storm()
+        self.faults = Faults(opts.seed, opts.fault_rate)
+        self.request_log: deque[tuple[str, str, int]] = deque(maxlen=opts.request_log_size)
+        self.cache: dict[Any, Any] = {}
+        self.cache_lock = threading.Lock()
+
+    @property
+    def graph_resource(self) -> str:
+        return f"{self.base_url}/graph"
+
+    @property
+    def bap_resource(self) -> str:
+        return f"{self.base_url}/bap"
+
+    def resource_kind(self, resource: str) -> str | None:
+        """Entra matches resource URIs case-insensitively and ignores a trailing slash."""
+        key = resource.rstrip("/").lower()
+        if key in (self.graph_resource.lower(), "https://graph.microsoft.com"):
+            return "graph"
+        if key == self.bap_resource.lower():
+            return "bap"
+        if any(env.url.lower() == key for env in self.tenant.dataverse):
+            return "dataverse"
+        if any(env.url.lower() == key for env in self.tenant.finance_operations):
+            return "fno"
+        return None
+
+    def handle(self, req: Request) -> Response:
+        try:
+            resp = self._route(req)
+        except Exception:  # the server must answer like a cloud, never crash
+            traceback.print_exc(file=sys.stderr)
+            resp = json_response(500, {"error": {"code": "InternalServerError",
+                                                 "message": "Simulator error."}})
+        self.request_log.append((req.method, req.path_with_query, resp.status))
+        return resp
+
+    def _route(self, req: Request) -> Response:
+        path = req.path
+        for prefix, module in (("/graph/", graph), ("/orgs/", dataverse), ("/fno/", fno),
+                               ("/bap/", bap)):
+            if path.startswith(prefix):
+                break
+        else:
+            return oauth.handle(self, req)
+        if self.opts.latency_ms > 0:
+            time.sleep(self.opts.latency_ms / 1000.0)
+        fault = self.faults.decide(req.path_with_query)
+        if fault == "drop":
+            return Response(0, drop=True)
+        if fault == "slow":
+            time.sleep(self.opts.scaled(5.0))
+        elif fault is not None:
+            return _fault_response(int(fault))
+        return module.route(self, req)  # type: ignore[attr-defined, no-any-return]
+
+
+def _fault_response(status: int) -> Response:
+    code, message = {
+        500: ("InternalServerError", "An internal server error occurred."),
+        503: ("ServiceUnavailable", "The service is temporarily unavailable. Try again later."),
+        504: ("GatewayTimeout", "The operation timed out."),
+    }[status]
+    headers = [("Retry-After", "1")] if status == 503 else []
+    return json_response(status, {"error": {"code": code, "message": message}}, headers)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        path, _, raw_query = self.path.partition("?")
+        req = Request(self.command, unquote(path), raw_query,
+                      dict(parse_qsl(raw_query, keep_blank_values=True)),
+                      {k.lower(): v for k, v in self.headers.items()}, body,
+                      self.server.cloud.base_url)
+        resp = self.server.cloud.handle(req)
+        if resp.drop:
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        self.send_response(resp.status)
+        for name, value in resp.headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(resp.body)))
+        self.end_headers()
+        if resp.body:
+            self.wfile.write(resp.body)
+
+    do_GET = do_POST = do_DELETE = do_PATCH = do_PUT = _serve
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 256
+
+    def __init__(self, addr: tuple[str, int], cloud: Cloud | None, ctx: ssl.SSLContext) -> None:
+        super().__init__(addr, _Handler)
+        self.cloud: Cloud = cloud  # type: ignore[assignment]
+        self.ctx = ctx
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        # The TLS handshake runs here, in the connection's thread, not in the accept loop.
+        try:
+            tls = self.ctx.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError):
+            return
+        try:
+            super().finish_request(tls, client_address)
+        finally:
+            try:
+                tls.close()
+            except OSError:
+                pass
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, ssl.SSLError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
+
+def make_server(host: str, port: int, ctx: ssl.SSLContext) -> _Server:
+    return _Server((host, port), None, ctx)

@@ -1,0 +1,123 @@
+"""Opening the store: engine, sessions, migrations to the newest schema, the data folder."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, inspect
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlmodel import Session, create_engine
+
+from license_analyzer.errors import StoreError
+from license_analyzer.redact import sanitize_url
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    """Aware UTC: the one datetime form the store takes and gives back."""
+    return datetime.now(UTC)
+
+
+@dataclass
+class Store:
+    engine: Engine
+    url: str
+    data_dir: Path
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session whose transaction commits on success and rolls back on any error."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets a reader (the report) run beside the writer (collect); busy_timeout makes a
+    # second writer wait instead of failing at once.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def default_data_dir(url: str, base: Path) -> Path:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        db_path = Path(parsed.database or "")
+        if not db_path.is_absolute():
+            db_path = base / db_path
+        return db_path.with_name(db_path.name + ".data")
+    return base / "license-analyzer-data"
+
+
+def create_store_engine(url: str, base: Path) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:" and not Path(database).is_absolute():
+            parsed = parsed.set(database=str(base / database))
+        if parsed.database:
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, connect_args={"timeout": 30, "check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return create_engine(parsed, pool_pre_ping=True)
+
+
+def open_store(url: str, base: Path | None = None, data_dir: Path | None = None,
+               migrate: bool = True) -> Store:
+    """Open (and by default create or upgrade) the store at `url`."""
+    base = base or Path.cwd()
+    engine = create_store_engine(url, base)
+    try:
+        with engine.connect():
+            pass
+    except OperationalError as exc:
+        raise StoreError(
+            f"Cannot open the database {sanitize_url(url)}; check [storage] url, that the server"
+            " is running and that the file's folder is writable.",
+            detail=str(exc),
+        ) from None
+    store = Store(engine=engine, url=url, data_dir=data_dir or default_data_dir(url, base))
+    store.data_dir.mkdir(parents=True, exist_ok=True)
+    if migrate:
+        from license_analyzer.store.migrate import upgrade
+
+        try:
+            upgrade(store)
+        except SQLAlchemyError as exc:
+            raise StoreError(
+                f"Cannot upgrade the database {sanitize_url(url)} to this version's schema;"
+                " check that no other process holds it and that it was not made by a newer"
+                " license-analyzer.",
+                detail=str(exc),
+            ) from None
+    return store
+
+
+def table_names(store: Store) -> list[str]:
+    return sorted(inspect(store.engine).get_table_names())
