@@ -1,13 +1,24 @@
-"""The one place that composes the stages: collect, analyze, report, run, demo."""
+"""The one place that composes the stages: collect, analyze (and propose), report, run, demo.
+
+Every command that changes the store takes the job lock and keeps a Run record, so the run
+history shows what happened even when a run was killed half-way.
+"""
 
 from __future__ import annotations
 
-from datetime import date
+import logging
+import tempfile
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
-from license_analyzer.config import Config
-from license_analyzer.errors import NotImplementedYet
+from license_analyzer.config import Config, load_config
+from license_analyzer.errors import ExitCode, LicenseAnalyzerError
 from license_analyzer.store.db import Store, open_store
+from license_analyzer.store.lock import JobLockHolder
+from license_analyzer.store.runs import RunRecorder
+
+log = logging.getLogger(__name__)
 
 
 def open_configured_store(config: Config) -> Store:
@@ -16,21 +27,183 @@ def open_configured_store(config: Config) -> Store:
     return open_store(config.storage.url, base=base, data_dir=data_dir)
 
 
-def run_collect(config: Config, profile: str | None = None, full: bool = False) -> int:
-    raise NotImplementedYet("`collect` is not built yet (issue #5).")
+def today_utc() -> date:
+    return datetime.now(UTC).date()
+
+
+def resolve_as_of(config: Config, as_of: date | None) -> date:
+    return as_of or config.analysis.as_of or today_utc()
+
+
+def reports_dir(config: Config, out: Path | None) -> Path:
+    return out if out is not None else config.resolve(config.reports.dir)
+
+
+@dataclass
+class JobResult:
+    exit_code: int
+    report_path: Path | None
+    run_id: int
+
+
+def _collect(config: Config, store: Store, recorder: RunRecorder, profile: str | None,
+             full: bool, now: datetime | None) -> int:
+    """Collect every profile; returns the exit code the collection alone deserves."""
+    from license_analyzer.sources.collect import collect
+
+    with recorder.stage("collect") as entry:
+        outcome = collect(config, store, config.profile(profile), full=full,
+                          run_id=recorder.id, now=now)
+        recorder.sources = {f"{s.profile}/{s.stream}/{s.partition}".rstrip("/"): asdict(s)
+                            for s in outcome.streams}
+        recorder.retries = sum(s.retries for s in outcome.streams)
+        entry["status"] = outcome.status
+        entry["records"] = sum(s.records for s in outcome.streams)
+    return int(outcome.exit_code)
+
+
+def _analyze(config: Config, store: Store, recorder: RunRecorder, as_of: date) -> None:
+    from license_analyzer.pipeline.analyze import analyze
+    from license_analyzer.rules.propose import propose
+
+    with recorder.stage("analyze") as entry:
+        analysis = analyze(config, store, as_of, run_id=recorder.id)
+        entry["users"] = analysis.users
+        entry["assignments"] = analysis.assignments
+    with recorder.stage("propose") as entry:
+        proposed = propose(config, store, analysis.analysis_id, run_id=recorder.id)
+        entry["candidates"] = proposed.candidates
+        entry["monthly_saving"] = proposed.monthly_saving
+        recorder.counts["candidates"] = proposed.candidates
+
+
+def _report(config: Config, store: Store, recorder: RunRecorder, out: Path | None,
+            as_of: date) -> Path:
+    from license_analyzer.report.build import write_report
+
+    with recorder.stage("report"):
+        path = write_report(config, store, reports_dir(config, out), as_of, run_id=recorder.id)
+        recorder.report_path = str(path)
+    return path
+
+
+def _finish(recorder: RunRecorder, code: int, error: str | None = None) -> None:
+    status = {0: "ok", int(ExitCode.PARTIAL): "partial"}.get(code, "failed")
+    recorder.finish(status, error)
+
+
+def run_collect(config: Config, profile: str | None = None, full: bool = False,
+                now: datetime | None = None) -> int:
+    store = open_configured_store(config)
+    with JobLockHolder(store):
+        recorder = RunRecorder(store, "collect", None)
+        try:
+            code = _collect(config, store, recorder, profile, full, now)
+        except LicenseAnalyzerError as exc:
+            _finish(recorder, int(exc.exit_code), exc.message)
+            raise
+        _finish(recorder, code)
+    return code
 
 
 def run_analyze(config: Config, as_of: date | None = None) -> int:
-    raise NotImplementedYet("`analyze` is not built yet (issue #6).")
+    store = open_configured_store(config)
+    day = resolve_as_of(config, as_of)
+    with JobLockHolder(store):
+        recorder = RunRecorder(store, "analyze", day)
+        try:
+            _analyze(config, store, recorder, day)
+        except LicenseAnalyzerError as exc:
+            _finish(recorder, int(exc.exit_code), exc.message)
+            raise
+        _finish(recorder, 0)
+    return 0
 
 
 def run_report(config: Config, out: Path | None = None, as_of: date | None = None) -> Path:
-    raise NotImplementedYet("`report` is not built yet (issue #8).")
+    store = open_configured_store(config)
+    day = resolve_as_of(config, as_of)
+    recorder = RunRecorder(store, "report", day)
+    try:
+        path = _report(config, store, recorder, out, day)
+    except LicenseAnalyzerError as exc:
+        _finish(recorder, int(exc.exit_code), exc.message)
+        raise
+    _finish(recorder, 0)
+    return path
+
+
+def job(config: Config, as_of: date | None = None, now: datetime | None = None,
+        out: Path | None = None, trigger: str = "manual") -> JobResult:
+    """The scheduled job: collect (all profiles), analyze, propose, report, alert.
+
+    A failing collection does not stop the analysis of what the store already holds: the
+    report then shows the stale sources, and the exit code says what failed.
+    """
+    from license_analyzer.notify import notify_after_run
+
+    store = open_configured_store(config)
+    day = resolve_as_of(config, as_of)
+    with JobLockHolder(store):
+        recorder = RunRecorder(store, "run", day, trigger=trigger)
+        collect_code = 0
+        report_path: Path | None = None
+        try:
+            try:
+                collect_code = _collect(config, store, recorder, None, False, now)
+            except LicenseAnalyzerError as exc:
+                log.error("collect failed: %s", exc.message)
+                collect_code = int(exc.exit_code)
+            _confirm_pending(config, store, recorder)
+            _analyze(config, store, recorder, day)
+            report_path = _report(config, store, recorder, out, day)
+        except LicenseAnalyzerError as exc:
+            _finish(recorder, int(exc.exit_code), exc.message)
+            notify_after_run(config, store, recorder.id)
+            raise
+        code = _combine(collect_code)
+        _finish(recorder, code)
+    notify_after_run(config, store, recorder.id)
+    return JobResult(exit_code=code, report_path=report_path, run_id=recorder.id)
+
+
+def _combine(collect_code: int) -> int:
+    """Analysis and report ran; a collection that failed wholly or partly makes it partial."""
+    return 0 if collect_code == 0 else int(ExitCode.PARTIAL)
+
+
+def _confirm_pending(config: Config, store: Store, recorder: RunRecorder) -> None:
+    """Group removals are processed by Microsoft asynchronously: confirm them a run later."""
+    from license_analyzer.rules.apply import confirm_pending
+
+    with recorder.stage("confirm_applied") as entry:
+        entry["confirmed"] = confirm_pending(config, store)
 
 
 def run_job(config: Config, as_of: date | None = None) -> int:
-    raise NotImplementedYet("`run` is not built yet (issue #9).")
+    result = job(config, as_of)
+    if result.report_path is not None:
+        print(result.report_path)
+    return result.exit_code
 
 
 def run_demo(users: int, seed: int, out: Path, as_of: date | None) -> Path:
-    raise NotImplementedYet("`demo` is not built yet (issue #9).")
+    """Start the simulated cloud in-process, run the whole job against it, return the report."""
+    from license_analyzer.simulator import Simulator, SimulatorOptions, write_config_file
+
+    day = as_of or today_utc()
+    now = datetime.now(UTC) if as_of is None else datetime.combine(day, time(6), tzinfo=UTC)
+    workdir = Path(tempfile.mkdtemp(prefix="license-analyzer-demo-"))
+    with Simulator(SimulatorOptions(users=users, seed=seed, now=now)) as sim:
+        config_path = workdir / "license-analyzer.toml"
+        write_config_file(sim.info, config_path)
+        config = load_config(config_path)
+        config = config.model_copy(update={
+            "storage": config.storage.model_copy(update={
+                "url": f"sqlite:///{workdir / 'demo.db'}"}),
+        })
+        log.info("demo: simulated tenant of %d users, store in %s", users, workdir)
+        result = job(config, as_of=day, now=now, out=out.resolve())
+    if result.report_path is None:
+        raise LicenseAnalyzerError("The demo ran but wrote no report; see the log above.")
+    return result.report_path

@@ -310,3 +310,24 @@ def time_bounds(node: Node, field: str) -> tuple[float, float]:
         return {"ge": (ts, inf), "gt": (ts, inf), "le": (-inf, ts), "lt": (-inf, ts),
                 "eq": (ts, ts)}.get(node[1], (-inf, inf))
     return -inf, inf
+
+
+def vector_evaluate(node: Node, leaf: Callable[[str, str, Lit], Any]) -> Any:
+    """Evaluates over numpy columns; `leaf(op, path, literal)` returns a boolean array."""
+    op = node[0]
+    if op == "and":
+        return vector_evaluate(node[1], leaf) & vector_evaluate(node[2], leaf)
+    if op == "or":
+        return vector_evaluate(node[1], leaf) | vector_evaluate(node[2], leaf)
+    if op == "not":
+        return ~vector_evaluate(node[1], leaf)
+    if op == "cmp":
+        return leaf(node[1], node[2], node[3])
+    if op == "in":
+        masks = [leaf("eq", node[1], v) for v in node[2]]
+        out = masks[0]
+        for m in masks[1:]:
+            out = out | m
+        return out
+    raise ODataError(f"The query specified in the URI is not valid: '{op}' is not supported "
+                     "on this collection.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from alembic import command
@@ -12,6 +13,9 @@ from alembic.script import ScriptDirectory
 from license_analyzer.store.db import Store
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+
+# Alembic's `context` is process-global: two threads must not migrate at the same time.
+_upgrade_lock = threading.Lock()
 
 
 def alembic_config(store: Store) -> AlembicConfig:
@@ -38,6 +42,13 @@ def alembic_config_for_scripts() -> AlembicConfig:
 
 
 def upgrade(store: Store, revision: str = "head") -> None:
-    if revision == "head" and current_revision(store) == head_revision():
-        return
-    command.upgrade(alembic_config(store), revision)
+    with _upgrade_lock:
+        if revision == "head" and current_revision(store) == head_revision():
+            return
+        try:
+            command.upgrade(alembic_config(store), revision)
+        except Exception:
+            # another process may have migrated the same store a moment before us
+            if revision == "head" and current_revision(store) == head_revision():
+                return
+            raise

@@ -266,6 +266,7 @@ class CoverageGap(SQLModel, table=True):
 class Run(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     command: str
+    trigger: str = Field(default="manual", sa_column_kwargs={"server_default": "manual"})
     started_at: datetime
     finished_at: datetime | None = None
     status: str = "running"  # running | ok | partial | failed

@@ -162,7 +162,7 @@ class RetryTransport(httpx.BaseTransport):
 
     def backoff(self, attempt: int) -> float:
         """Full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
-        ceiling = min(self.policy.backoff_max_s, self.policy.backoff_base_s * 2 ** attempt)
+        ceiling = min(self.policy.backoff_max_s, self.policy.backoff_base_s * 2.0 ** attempt)
         return self._jitter() * ceiling
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:

@@ -1,0 +1,102 @@
+"""Per-channel activity state: the compact form every day count is computed from.
+
+A channel is (profile, user_id, source, environment). Its state as of day D is one row per
+64-day block of the last `KEEP_DAYS` days — `mask` has bit (day % 64) set for each active day —
+plus one collapsed row (block = OLDER) for everything before, and each row keeps the latest
+`last_at` it saw. Bitwise OR and max are associative, so the state of D can be built from all
+rows up to D (full) or from a saved state of an earlier day R plus the rows of (R, D]
+(incremental), and both give the same frame: that is what makes daily re-analysis cost grow with
+what changed, not with history (see rollup.py).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import polars as pl
+
+BLOCK_DAYS = 64
+KEEP_DAYS = 128  # active-day windows up to this many days can be counted
+OLDER = -1  # block id of the collapsed row of days before the kept blocks
+CHANNEL = ["profile", "user_id", "source", "environment"]
+STATE_SCHEMA: dict[str, pl.DataType] = {
+    "profile": pl.String(), "user_id": pl.String(), "source": pl.String(),
+    "environment": pl.String(), "block": pl.Int32(), "mask": pl.UInt64(),
+    "last_at": pl.Datetime("us", "UTC"),
+}
+_EPOCH = date(1970, 1, 1)
+
+
+def day_number(day: date) -> int:
+    return (day - _EPOCH).days
+
+
+def first_kept_block(as_of: date) -> int:
+    """The oldest block a state as of `as_of` keeps bits for."""
+    return (day_number(as_of) - KEEP_DAYS + 1) // BLOCK_DAYS
+
+
+def empty_state() -> pl.LazyFrame:
+    return pl.DataFrame(schema=STATE_SCHEMA).lazy()
+
+
+def _blocked(rows: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
+    """Activity rows (or state rows, already blocked) mapped onto the blocks kept as of
+    `as_of`; older ones go to the OLDER block with no bits."""
+    keep = first_kept_block(as_of)
+    return rows.with_columns(
+        pl.when(pl.col("block") >= keep).then(pl.col("block"))
+        .otherwise(pl.lit(OLDER, pl.Int32)).alias("block"),
+        pl.when(pl.col("block") >= keep).then(pl.col("mask"))
+        .otherwise(pl.lit(0, pl.UInt64)).alias("mask"),
+    )
+
+
+def rows_to_blocks(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """Activity day rows -> (channel, block, one-bit mask, last_at), not yet aggregated."""
+    day = pl.col("day").cast(pl.Int32)
+    return rows.select(
+        *CHANNEL,
+        (day // BLOCK_DAYS).cast(pl.Int32).alias("block"),
+        pl.lit(2, pl.UInt64).pow((day % BLOCK_DAYS).cast(pl.UInt64)).alias("mask"),
+        "last_at",
+    )
+
+
+def advance(state: pl.LazyFrame, rows: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
+    """The state as of `as_of` from an earlier state and the activity rows since it.
+
+    `rows` must hold only days after the earlier state's day and up to `as_of`.
+    """
+    merged = pl.concat([_blocked(state, as_of), _blocked(rows_to_blocks(rows), as_of)],
+                       how="vertical")
+    return (merged.group_by(*CHANNEL, "block")
+            .agg(pl.col("mask").bitwise_or(), pl.col("last_at").max())
+            .select(list(STATE_SCHEMA)))
+
+
+def window_masks(as_of: date, windows: dict[str, int]) -> pl.LazyFrame:
+    """Per kept block, for each named window of N days ending at `as_of`, the bits of its days.
+
+    A small frame (a handful of blocks) that the state joins to count active days per window.
+    """
+    end = day_number(as_of)
+    blocks = list(range(first_kept_block(as_of), end // BLOCK_DAYS + 1))
+    data: dict[str, list[int]] = {"block": blocks}
+    for name, days in windows.items():
+        start = end - days + 1
+        masks = []
+        for block in blocks:
+            lo = max(start - block * BLOCK_DAYS, 0)
+            hi = min(end - block * BLOCK_DAYS, BLOCK_DAYS - 1)
+            masks.append(((1 << (hi + 1)) - (1 << lo)) if lo <= hi else 0)
+        data[name] = masks
+    schema: dict[str, pl.DataType] = {"block": pl.Int32()}
+    schema.update({name: pl.UInt64() for name in windows})
+    return pl.DataFrame(data, schema=schema).lazy()
+
+
+def end_of_day(day: date) -> pl.Expr:
+    """The first instant after `day` (UTC): evidence before it counts as of `day`."""
+    nxt = day + timedelta(days=1)
+    return pl.lit(nxt).cast(pl.Datetime("us", "UTC"))

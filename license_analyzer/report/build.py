@@ -1,0 +1,178 @@
+"""`write_report`: the HTML report and its exports for one as-of day, written atomically.
+
+run.py calls `write_report(config, store, out_dir, as_of, run_id)`; it returns the path of
+`out_dir/<YYYY-MM-DD>/index.html`. The exports are written first and the page last, so an
+index.html that exists belongs to a complete report.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from license_analyzer.config import Config
+from license_analyzer.report import charts
+from license_analyzer.report.activity import BUCKETS, ActivityBuckets, activity_buckets
+from license_analyzer.report.atomic import write_text_atomic
+from license_analyzer.report.candidates import (
+    EXPORT_COLUMNS,
+    CandidateSummary,
+    CandidateTable,
+    RuleRow,
+    candidate_summary,
+    candidate_table,
+    export_rows,
+    realised_saving,
+    rule_rows,
+)
+from license_analyzer.report.exports import USAGE_COLUMNS, columns_of, write_csv, write_xlsx
+from license_analyzer.report.freshness import Freshness, Notice, freshness
+from license_analyzer.report.position import (
+    ProductPosition,
+    departments,
+    history_days,
+    position_day,
+    positions,
+    trends,
+)
+from license_analyzer.report.render import render
+from license_analyzer.report.renewals import RENEWAL_WINDOW_DAYS, Renewal, renewals
+from license_analyzer.report.stages import call_or_none
+from license_analyzer.store.db import Store
+from license_analyzer.store.models import DepartmentPositionDaily
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Headline:
+    monthly_spend: float
+    monthly_waste: float
+    potential_saving: float
+    renewal_saving: float
+    realised_saving: float
+    assigned: int
+    unused: int
+    open_candidates: int
+
+    @property
+    def unused_share(self) -> float | None:
+        return self.unused / self.assigned if self.assigned else None
+
+
+@dataclass(frozen=True)
+class Report:
+    as_of: date
+    position_day: date | None
+    generated_at: datetime
+    currency: str
+    headline: Headline
+    products: list[ProductPosition]
+    activity: ActivityBuckets
+    departments: list[DepartmentPositionDaily]
+    renewals: list[Renewal]
+    candidates: CandidateTable
+    summary: CandidateSummary
+    rules: list[RuleRow]
+    freshness: Freshness
+    history_days: int
+    charts: dict[str, str | None] = field(default_factory=dict)
+    buckets: tuple[str, ...] = BUCKETS
+    renewal_window_days: int = RENEWAL_WINDOW_DAYS
+
+
+def collect_report(config: Config, store: Store, as_of: date, run_id: int | None) -> Report:
+    """Everything the page shows, read from the store in one place."""
+    with store.session() as session:
+        day = position_day(session, as_of)
+        products = positions(session, day) if day else []
+        series = trends(session, day) if day else {}
+        dept_rows = departments(session, day) if day else []
+        soon = renewals(session, as_of, products)
+        table = candidate_table(session)
+        summary = candidate_summary(session)
+        realised = realised_saving(session)
+        fresh = freshness(session, as_of, run_id, day)
+        history = history_days(session, day) if day else 0
+    activity = activity_buckets(store, as_of)
+    with store.session() as session:
+        rules = rule_rows(session, activity.analysis_id)
+
+    counted = [p for p in products if p.row.waste_counts]
+    headline = Headline(
+        monthly_spend=sum(p.row.monthly_cost for p in products),
+        monthly_waste=sum(p.row.monthly_waste for p in counted),
+        potential_saving=summary.open_saving,
+        renewal_saving=sum(r.monthly_saving for r in soon),
+        realised_saving=realised,
+        assigned=sum(p.row.assigned for p in counted),
+        unused=sum(p.unused for p in counted),
+        open_candidates=summary.open_count,
+    )
+    no_data = sum(p.row.no_data for p in counted)
+    if no_data:
+        fresh.warnings.append(Notice(
+            "warning", f"{no_data:,} assigned licenses have no source that can speak for them"
+            " (\"no data\"): they are neither counted as used nor as waste."))
+    usage_chart, waste_chart = charts.trend_charts(series)
+    return Report(
+        as_of=as_of,
+        position_day=day,
+        generated_at=datetime.now(UTC),
+        currency=config.reports.currency.upper(),
+        headline=headline,
+        products=products,
+        activity=activity,
+        departments=dept_rows,
+        renewals=soon,
+        candidates=table,
+        summary=summary,
+        rules=rules,
+        freshness=fresh,
+        history_days=history,
+        charts={
+            "position": charts.position_chart(products),
+            "activity": charts.activity_chart(activity),
+            "trend_usage": usage_chart,
+            "trend_waste": waste_chart,
+            "departments": charts.department_chart(dept_rows),
+        },
+    )
+
+
+def usage_export_rows(config: Config, store: Store, report: Report) -> list[dict[str, Any]]:
+    """usage.csv: the pipeline's `usage` rows, or the report's own position when it has none."""
+    rows = call_or_none("license_analyzer.pipeline.usage", "usage_rows", store, config)
+    if rows is not None:
+        return list(rows)
+    return [
+        {name: getattr(p.row, name) for name in USAGE_COLUMNS} for p in report.products
+    ]
+
+
+def report_folder(out_dir: Path, as_of: date) -> Path:
+    return out_dir / as_of.isoformat()
+
+
+def write_report(config: Config, store: Store, out_dir: Path, as_of: date,
+                 run_id: int | None = None) -> Path:
+    folder = report_folder(out_dir, as_of)
+    folder.mkdir(parents=True, exist_ok=True)
+    report = collect_report(config, store, as_of, run_id)
+
+    candidates = export_rows(store)
+    columns = columns_of(candidates, EXPORT_COLUMNS)
+    write_csv(folder / "candidates.csv", columns, candidates)
+    write_xlsx(folder / "candidates.xlsx", "candidates", columns, candidates)
+    usage = usage_export_rows(config, store, report)
+    write_csv(folder / "usage.csv", columns_of(usage, USAGE_COLUMNS), usage)
+
+    override = config.resolve(config.reports.templates) if config.reports.templates else None
+    page = render("index.html", override, report=report)
+    index = folder / "index.html"
+    write_text_atomic(index, page)
+    log.info("report written to %s (%d bytes)", index, len(page.encode("utf-8")))
+    return index

@@ -1,0 +1,197 @@
+"""Tokens: one msal app per profile, one httpx.Auth per resource scope (httpx's auth_flow).
+
+msal's own HTTP goes through an adapter over our httpx client, so the profile's ca_bundle,
+proxy and retry transport apply to token requests too, and REQUESTS_CA_BUNDLE & co. (which
+requests would let override `verify=`) have no say. The token cache is msal's in-memory one:
+tokens live for an hour and a run is shorter than a restart.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msal
+import orjson
+from msal.authority import WELL_KNOWN_AUTHORITY_HOSTS
+
+from license_analyzer.config import ProfileConfig
+from license_analyzer.errors import SourceError
+from license_analyzer.redact import redact
+
+from .aadsts import TokenError, aadsts_code, token_error
+from .clouds import Endpoints
+from .credentials import CertificateInfo, client_credential
+from .errors import transport_error
+
+
+class MsalHttpClient:
+    """The object msal calls as `http_client`: get/post returning httpx responses."""
+
+    def __init__(self, client: httpx.Client) -> None:
+        self._client = client
+
+    def get(self, url: str, params: Any = None, headers: Any = None, **kwargs: Any
+            ) -> httpx.Response:
+        return self._client.get(url, params=params, headers=headers, **_timeout(kwargs))
+
+    def post(self, url: str, params: Any = None, data: Any = None, headers: Any = None,
+             **kwargs: Any) -> httpx.Response:
+        if isinstance(data, str | bytes):
+            return self._client.post(url, params=params, content=data, headers=headers,
+                                     **_timeout(kwargs))
+        return self._client.post(url, params=params, data=data, headers=headers,
+                                 **_timeout(kwargs))
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _timeout(kwargs: dict[str, Any]) -> dict[str, Any]:
+    timeout = kwargs.get("timeout")
+    return {"timeout": timeout} if isinstance(timeout, int | float) else {}
+
+
+def jwt_claims(token: str) -> dict[str, Any]:
+    """The payload of a JWT, NOT verified: only for reading what Entra granted us (roles)."""
+    try:
+        payload = token.split(".")[1]
+        data = orjson.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError, orjson.JSONDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+class TokenProvider:
+    """One profile's msal ConfidentialClientApplication and its in-memory token cache."""
+
+    def __init__(self, profile: ProfileConfig, endpoints: Endpoints, http: httpx.Client,
+                 base_dir: Path | None = None) -> None:
+        self.profile = profile
+        self.endpoints = endpoints
+        # read the credential now: a broken PEM is a config error before any network call
+        self._credential, self.certificate = client_credential(profile, base_dir)
+        self._http = MsalHttpClient(http)
+        self._app: Any = None
+        self._lock = threading.Lock()
+        self._scope_locks: dict[str, threading.Lock] = {}
+
+    @property
+    def certificate_info(self) -> CertificateInfo | None:
+        return self.certificate
+
+    def _msal(self) -> Any:
+        with self._lock:
+            if self._app is None:
+                self._app = self._build()
+            return self._app
+
+    def _build(self) -> Any:
+        host = httpx.URL(self.endpoints.authority_host).host
+        try:
+            return msal.ConfidentialClientApplication(
+                self.profile.client_id,
+                client_credential=self._credential,
+                authority=self.endpoints.authority,
+                http_client=self._http,
+                token_cache=msal.TokenCache(),
+                # msal would ask login.microsoftonline.com about hosts it does not know:
+                # for a simulator, a proxy or an unlisted cloud, trust the configured host
+                instance_discovery=None if host in WELL_KNOWN_AUTHORITY_HOSTS else False,
+            )
+        except ValueError as exc:  # tenant (OIDC) discovery failed
+            text = f"{exc} {exc.__context__ or ''}"
+            raise self._error("discovery_failed", text, [], self.endpoints.authority) from None
+        except httpx.TransportError as exc:
+            raise transport_error(exc, f"Sign-in at {self.endpoints.authority_host}") from None
+        except httpx.HTTPStatusError as exc:
+            raise SourceError(
+                f"The sign-in service {self.endpoints.authority_host} answered HTTP "
+                f"{exc.response.status_code}; it is retried on the next run.",
+                detail=redact(str(exc))) from None
+
+    def _error(self, error: str, description: str, codes: list[int], resource: str
+               ) -> TokenError:
+        if error == "discovery_failed" and aadsts_code(description) is None:
+            return TokenError(
+                f"Cannot read the sign-in metadata of {self.endpoints.authority}; check tenant_id "
+                "and, for other clouds, cloud or authority_host in the profile.", None,
+                detail=redact(description))
+        return token_error(error=error, description=description, codes=codes,
+                           tenant=self.profile.tenant_id, client=self.profile.client_id,
+                           resource=resource)
+
+    def _scope_lock(self, scope: str) -> threading.Lock:
+        with self._lock:
+            return self._scope_locks.setdefault(scope, threading.Lock())
+
+    def _acquire(self, scope: str) -> str:
+        app = self._msal()
+        try:
+            result = app.acquire_token_for_client(scopes=[scope])
+        except httpx.TransportError as exc:
+            raise transport_error(exc, f"Sign-in at {self.endpoints.authority_host}") from None
+        except httpx.HTTPStatusError as exc:
+            raise SourceError(
+                f"The sign-in service {self.endpoints.authority_host} answered HTTP "
+                f"{exc.response.status_code}; it is retried on the next run.",
+                detail=redact(str(exc))) from None
+        token = result.get("access_token") if isinstance(result, dict) else None
+        if token:
+            return str(token)
+        result = result if isinstance(result, dict) else {}
+        raise self._error(str(result.get("error") or ""),
+                          str(result.get("error_description") or ""),
+                          [int(c) for c in result.get("error_codes") or []],
+                          scope.removesuffix("/.default"))
+
+    def token(self, scope: str) -> str:
+        """A valid access token for the scope, from msal's cache when it has one."""
+        with self._scope_lock(scope):
+            return self._acquire(scope)
+
+    def refresh(self, scope: str, rejected: str) -> str:
+        """A token other than `rejected`: the resource refused it, so msal's cache must not win."""
+        with self._scope_lock(scope):
+            current = self._acquire(scope)
+            if current != rejected:  # another thread refreshed meanwhile
+                return current
+            self._forget(scope)
+            current = self._acquire(scope)
+            if current == rejected:  # the cache keyed the scope differently: drop all
+                self._forget(None)
+                current = self._acquire(scope)
+            return current
+
+    def _forget(self, scope: str | None) -> None:
+        cache = self._msal().token_cache
+        kind = msal.TokenCache.CredentialType.ACCESS_TOKEN
+        target = [scope] if scope else None
+        for entry in list(cache.search(kind, target=target,
+                                       query={"client_id": self.profile.client_id})):
+            cache.remove_at(entry)
+
+    def claims(self, scope: str) -> dict[str, Any]:
+        """What the token for this scope says (roles, audience, app id); unverified."""
+        return jwt_claims(self.token(scope))
+
+
+class MsalAuth(httpx.Auth):
+    """Bearer token for one scope; a 401 gets one fresh token and one retry."""
+
+    def __init__(self, tokens: TokenProvider, scope: str) -> None:
+        self.tokens = tokens
+        self.scope = scope
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        token = self.tokens.token(self.scope)
+        request.headers["Authorization"] = f"Bearer {token}"
+        response = yield request
+        if response.status_code == 401:
+            fresh = self.tokens.refresh(self.scope, token)
+            request.headers["Authorization"] = f"Bearer {fresh}"
+            yield request

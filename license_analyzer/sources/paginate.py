@@ -1,0 +1,67 @@
+"""The one `@odata.nextLink` paginator (singer-sdk's BaseAPIPaginator.advance).
+
+The next link is followed verbatim: skiptokens are opaque and never parsed. A link seen twice
+means the server is looping, which would otherwise never end, so it is an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import orjson
+
+from license_analyzer.errors import SourceError
+from license_analyzer.sources.http.errors import check, transport_error
+from license_analyzer.sources.streams import Stream
+
+Record = dict[str, Any]
+
+
+def pages(client: httpx.Client, stream: Stream, params: dict[str, str] | None = None, *,
+          path: str | None = None, what: str | None = None,
+          on_page: Callable[[int], None] | None = None) -> Iterator[list[Record]]:
+    """Yield each page's `value` list; the stream's headers go with every request."""
+    label = what or stream.what
+    headers = dict(stream.headers)
+    url: str = path or stream.path
+    query: dict[str, str] | None = stream.query() if params is None else params
+    seen: set[str] = set()
+    while True:
+        try:
+            response = client.get(url, params=query, headers=headers)
+        except httpx.TransportError as exc:
+            raise transport_error(exc, label) from None
+        check(response, label)
+        try:
+            body = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            raise SourceError(f"{label}: the server sent a page that is not JSON; it is retried "
+                              "on the next run.", detail=response.text[:500]) from None
+        records = body.get("value") if isinstance(body, dict) else None
+        if not isinstance(records, list):
+            raise SourceError(f"{label}: the server sent a page without a value list; it is "
+                              "retried on the next run.", detail=response.text[:500])
+        if on_page is not None:
+            on_page(len(records))
+        yield records
+        link = body.get("@odata.nextLink")
+        if not link:
+            return
+        if link in seen:
+            raise SourceError(f"{label}: the server sent the same next-page link twice, so "
+                              "paging would never end; it is retried on the next run.",
+                              detail=f"repeated nextLink {link[:300]}")
+        seen.add(link)
+        url, query = link, None
+
+
+def records(client: httpx.Client, stream: Stream, params: dict[str, str] | None = None, *,
+            path: str | None = None, what: str | None = None,
+            on_page: Callable[[int], None] | None = None) -> list[Record]:
+    """Every record of a stream, all pages."""
+    out: list[Record] = []
+    for page in pages(client, stream, params, path=path, what=what, on_page=on_page):
+        out.extend(page)
+    return out

@@ -1,0 +1,147 @@
+"""Every endpoint we read, as data (singer-sdk's stream template): a new one costs ten lines.
+
+A stream names its API, its path (relative to the client's base URL: Graph's version, Dataverse's
+/api/data/v9.2 and F&O's /data are in the base), its primary key, its cursor field and its select list; the
+collectors add only a window filter. Headers listed here are sent on EVERY page, because Graph
+does not carry ConsistencyLevel over to `@odata.nextLink` and Dataverse wants the same
+`odata.maxpagesize` on each page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal
+
+Api = Literal["graph", "dataverse", "finance_operations", "power_platform"]
+
+CRM_RESOURCE = "00000007-0000-0000-c000-000000000000"
+ERP_RESOURCE = "00000015-0000-0000-c000-000000000000"
+
+
+def _frozen(**items: str) -> Mapping[str, str]:
+    return MappingProxyType(dict(items))
+
+
+@dataclass(frozen=True)
+class Stream:
+    name: str
+    api: Api
+    path: str
+    primary_key: tuple[str, ...]
+    what: str  # how an error sentence names the call
+    select: tuple[str, ...] = ()
+    cursor_field: str | None = None
+    params: Mapping[str, str] = field(default_factory=lambda: _frozen())
+    headers: Mapping[str, str] = field(default_factory=lambda: _frozen())
+
+    def query(self, *, filter: str | None = None, select: tuple[str, ...] | None = None,
+              **extra: str) -> dict[str, str]:
+        """The first page's query string; later pages follow nextLink as given."""
+        params = dict(self.params)
+        chosen = self.select if select is None else select
+        if chosen:
+            params["$select"] = ",".join(chosen)
+        if filter:
+            existing = params.get("$filter")
+            params["$filter"] = f"({existing}) and {filter}" if existing else filter
+        params.update(extra)
+        return params
+
+
+ORGANIZATION = Stream(
+    name="organization", api="graph", path="/organization", primary_key=("id",),
+    what="Reading the organization from Microsoft Graph",
+    select=("id", "displayName", "assignedPlans"),
+)
+
+SUBSCRIBED_SKUS = Stream(
+    name="subscribed_skus", api="graph", path="/subscribedSkus", primary_key=("skuId",),
+    what="Reading subscribedSkus from Microsoft Graph",
+)
+
+SUBSCRIPTIONS = Stream(
+    name="subscriptions", api="graph", path="/directory/subscriptions", primary_key=("id",),
+    what="Reading directory subscriptions from Microsoft Graph",
+)
+
+# Groups that carry licenses: filtering on assignedLicenses/$count is an advanced query, so it
+# needs ConsistencyLevel: eventual and $count=true, and the header again on every page.
+LICENSED_GROUPS = Stream(
+    name="groups", api="graph", path="/groups", primary_key=("id",),
+    what="Reading licensing groups from Microsoft Graph",
+    select=("id", "displayName", "groupTypes", "membershipRule", "onPremisesSyncEnabled",
+            "mailEnabled", "securityEnabled", "assignedLicenses"),
+    params=_frozen(**{"$filter": "assignedLicenses/$count ne 0", "$count": "true",
+                      "$top": "999"}),
+    headers=_frozen(ConsistencyLevel="eventual"),
+)
+
+GROUP_MEMBERS = Stream(
+    name="group_members", api="graph", path="/groups/{id}/members", primary_key=("id",),
+    what="Reading licensing group members from Microsoft Graph",
+    select=("id",), params=_frozen(**{"$top": "999"}),
+)
+
+_USER_FIELDS = ("id", "userPrincipalName", "displayName", "mail", "accountEnabled", "userType",
+                "department", "companyName", "createdDateTime", "assignedLicenses",
+                "licenseAssignmentStates")
+
+# signInActivity needs Entra ID P1 and caps pages at 500; without it pages go to 999
+USERS = Stream(
+    name="users", api="graph", path="/users", primary_key=("id",),
+    what="Reading users from Microsoft Graph",
+    select=(*_USER_FIELDS, "signInActivity"), params=_frozen(**{"$top": "500"}),
+)
+USERS_WITHOUT_SIGNIN = Stream(
+    name="users", api="graph", path="/users", primary_key=("id",),
+    what="Reading users from Microsoft Graph",
+    select=_USER_FIELDS, params=_frozen(**{"$top": "999"}),
+)
+
+SIGNINS = Stream(
+    name="signins", api="graph", path="/auditLogs/signIns", primary_key=("id",),
+    what="Reading the sign-in log from Microsoft Graph",
+    cursor_field="createdDateTime",
+    # no $select: the sign-in log does not support it
+    params=_frozen(**{"$top": "1000"}),
+)
+
+DATAVERSE_ORGANIZATION = Stream(
+    name="dataverse_organization", api="dataverse", path="/organizations",
+    primary_key=("organizationid",), what="Reading the audit settings",
+    select=("organizationid", "name", "isauditenabled", "auditretentionperiodv2",
+            "isuseraccessauditenabled", "useraccessauditinginterval"),
+)
+
+SYSTEMUSERS = Stream(
+    name="systemusers", api="dataverse", path="/systemusers",
+    primary_key=("systemuserid",), what="Reading Dataverse users",
+    select=("systemuserid", "azureactivedirectoryobjectid", "domainname", "fullname",
+            "accessmode", "isdisabled", "applicationid", "isintegrationuser"),
+    headers=_frozen(Prefer="odata.maxpagesize=5000"),
+)
+
+AUDITS = Stream(
+    name="dataverse_audit", api="dataverse", path="/audits",
+    primary_key=("auditid",), what="Reading the user-access audit",
+    select=("createdon", "objecttypecode", "_objectid_value", "_userid_value"),
+    cursor_field="createdon",
+    params=_frozen(**{"$filter": "operation eq 4 and (action eq 64 or action eq 65)"}),
+    headers=_frozen(Prefer="odata.maxpagesize=5000"),
+)
+
+FNO_SYSTEMUSERS = Stream(
+    name="fno_users", api="finance_operations", path="/SystemUsers",
+    primary_key=("UserID",), what="Reading Finance & Operations users",
+    select=("UserID", "UserName", "Alias", "Email", "Enabled", "UserObjectId"),
+    params=_frozen(**{"cross-company": "true"}),
+)
+
+BAP_ENVIRONMENTS = Stream(
+    name="environments", api="power_platform",
+    path="/providers/Microsoft.BusinessAppPlatform/scopes/admin/environments",
+    primary_key=("name",), what="Listing environments through the Power Platform admin API",
+    params=_frozen(**{"api-version": "2023-06-01"}),
+)
