@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import sys
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy.exc import OperationalError
 
 from license_analyzer.config import Config, load_config
 from license_analyzer.errors import ConfigError, ExitCode, LicenseAnalyzerError
@@ -130,17 +131,16 @@ def simulate(
     """Serve the simulated Microsoft cloud until interrupted; prints one JSON line when ready."""
     from license_analyzer.simulator import SimulatorOptions, serve_forever
 
-    opts = SimulatorOptions(host=host, port=port, users=users, seed=seed,
-                            latency_ms=latency_ms, fault_rate=fault_rate, time_scale=time_scale)
+    moment = datetime.now(UTC)
     if now is not None:
         try:
             moment = datetime.fromisoformat(now.replace("Z", "+00:00"))
         except ValueError:
             raise ConfigError(f"--now {now!r} is not an ISO datetime; write it like "
                               "2026-11-21T06:00:00Z.") from None
-        from datetime import UTC
-
-        opts.now = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    opts = SimulatorOptions(host=host, port=port, users=users, seed=seed, now=moment,
+                            latency_ms=latency_ms, fault_rate=fault_rate, time_scale=time_scale)
     serve_forever(opts, write_config)
 
 
@@ -370,6 +370,12 @@ def main(argv: list[str] | None = None) -> None:
             log.debug("detail: %s", exc.detail)
         typer.echo(redact(f"error: {exc.message}"), err=True)
         sys.exit(int(exc.exit_code))
+    except OperationalError as exc:  # the database went away or stayed locked mid-command
+        log.debug("database error: %s", exc)
+        typer.echo("error: the database is locked by another process or cannot be reached;"
+                   " check [storage] url and that no other program holds it, then run again.",
+                   err=True)
+        sys.exit(int(ExitCode.BUG))
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)

@@ -72,6 +72,8 @@ class StorageConfig(_Section):
     # Where bulk activity (Parquet) lives; default: beside a SQLite file,
     # else ./license-analyzer-data
     data_dir: Path | None = None
+    # how long to wait for a database another process holds (SQLite busy timeout)
+    lock_timeout_s: float = Field(default=30.0, gt=0)
 
     @field_validator("url")
     @classmethod

@@ -150,9 +150,42 @@ def deliver(config: Config, store: Store, alerts: list[Alert]) -> list[Alert]:
     return fresh
 
 
+def credential_alerts(config: Config, now: datetime) -> list[Alert]:
+    """Secrets and certificates expiring within the warning period (doctor's own check)."""
+    from license_analyzer.doctor.graph_checks import credential_expiry
+    from license_analyzer.doctor.result import Status
+    from license_analyzer.errors import LicenseAnalyzerError
+    from license_analyzer.sources.http import connect
+
+    alerts: list[Alert] = []
+    base = config.source_path.parent if config.source_path else None
+    for profile in config.profiles:
+        found: list[tuple[str, Status, str, str]] = []
+
+        def add(check: str, target: str, status: Status, message: str, fix: str,
+                found: list[tuple[str, Status, str, str]] = found) -> None:
+            found.append((target, status, message, fix))
+
+        try:
+            with connect(profile, base_dir=base) as conn:
+                credential_expiry(conn, add, config, now)
+        except LicenseAnalyzerError as exc:
+            log.debug("credential expiry of %s not checked: %s", profile.name, exc.message)
+            continue
+        for target, status, message, fix in found:
+            if status in (Status.WARNING, Status.FAILED) and message.startswith(("Expire",)):
+                alerts.append(Alert("credential_expiry", f"{profile.name}/{target}",
+                                    f"Profile {profile.name}: the {target} {message[0].lower()}"
+                                    f"{message[1:]} {fix}"))
+    return alerts
+
+
 def notify_after_run(config: Config, store: Store, run_id: int,
                      extra: list[Alert] | None = None) -> list[Alert]:
     with store.session() as session:
         run = session.get(Run, run_id)
-    alerts = (run_alerts(run) if run else []) + retention_alerts(store, utcnow()) + (extra or [])
+    now = utcnow()
+    alerts = (run_alerts(run) if run else []) + retention_alerts(store, now) + (extra or [])
+    if config.notify.webhook_url or config.notify.smtp_host:
+        alerts += credential_alerts(config, now)
     return deliver(config, store, alerts)

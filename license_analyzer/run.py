@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 def open_configured_store(config: Config) -> Store:
     base = config.source_path.parent if config.source_path else Path.cwd()
     data_dir = config.resolve(config.storage.data_dir) if config.storage.data_dir else None
-    return open_store(config.storage.url, base=base, data_dir=data_dir)
+    return open_store(config.storage.url, base=base, data_dir=data_dir,
+                      lock_timeout_s=config.storage.lock_timeout_s)
 
 
 def today_utc() -> date:

@@ -275,7 +275,11 @@ def add_activity(session: Session, store: Store, source: str,
                  coverage: bool = True) -> ActivityFile:
     """One activity file through store.activity.write_activity (day rows from (user, last_at
     [, events]); several rows of one user and day are summed). The window defaults to the rows'
-    days; with `coverage`, a Coverage span for the window is added too."""
+    days; with `coverage`, a Coverage span for the window is added too.
+
+    Like a real collection, the file is authoritative for its window: it replaces every older
+    row of those days for that (source, environment), so put all users' rows of one source and
+    period in one call."""
     from license_analyzer.store.activity import write_activity
 
     environment = environment.lower().rstrip("/")

@@ -6,8 +6,12 @@ import os
 import shutil
 from pathlib import Path
 
-from license_analyzer.catalog.skus import CSV_PATH, load_catalog, load_service_plans, \
-    read_service_plan_csv
+from license_analyzer.catalog.skus import (
+    CSV_PATH,
+    load_catalog,
+    load_service_plans,
+    read_service_plan_csv,
+)
 from license_analyzer.errors import ConfigError
 
 DOWNLOAD_URL = ("https://download.microsoft.com/download/e/3/e/e3e9faf2-f28b-490a-9ada-"

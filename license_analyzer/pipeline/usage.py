@@ -1,11 +1,43 @@
+"""`usage`: the license position of the latest analyzed day (CONTRACT.md field names)."""
+
 from __future__ import annotations
 
 from typing import Any
 
+import polars as pl
+from sqlalchemy import func
+from sqlmodel import col, select
+
 from license_analyzer.config import Config
-from license_analyzer.errors import NotImplementedYet
 from license_analyzer.store.db import Store
+from license_analyzer.store.models import PositionDaily
+
+USAGE_FIELDS = [
+    "profile", "sku_id", "sku_part_number", "product_name", "purchased", "warning", "assigned",
+    "active", "inactive", "never_used", "in_grace", "no_data", "low_usage", "unit_price_monthly",
+    "monthly_cost", "monthly_waste", "reducible_at_renewal", "next_renewal",
+]
 
 
 def usage_rows(store: Store, config: Config) -> list[dict[str, Any]]:
-    raise NotImplementedYet("`usage` is not built yet (issue #6).")
+    """One dict per (profile, SKU) of the latest analyzed day; empty before any analysis."""
+    names = {p.name for p in config.profiles}
+    with store.session() as session:
+        latest = session.exec(select(func.max(PositionDaily.day))).first()
+        if latest is None:
+            return []
+        rows = session.exec(select(PositionDaily).where(PositionDaily.day == latest)
+                            .order_by(col(PositionDaily.profile),
+                                      col(PositionDaily.sku_part_number))).all()
+    return [{name: getattr(row, name) for name in USAGE_FIELDS}
+            for row in rows if not names or row.profile in names]
+
+
+def position_history(store: Store, profile: str | None = None) -> pl.DataFrame:
+    """Every PositionDaily row (all columns), by day: the trends the report draws."""
+    with store.session() as session:
+        query = select(PositionDaily).order_by(col(PositionDaily.day))
+        if profile is not None:
+            query = query.where(PositionDaily.profile == profile)
+        rows = [r.model_dump() for r in session.exec(query).all()]
+    return pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame()

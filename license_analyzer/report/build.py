@@ -117,12 +117,13 @@ def collect_report(config: Config, store: Store, as_of: date, run_id: int | None
         fresh.warnings.append(Notice(
             "warning", f"{no_data:,} assigned licenses have no source that can speak for them"
             " (\"no data\"): they are neither counted as used nor as waste."))
-    usage_chart, waste_chart = charts.trend_charts(series)
+    currency = config.reports.currency.upper()
+    usage_chart, waste_chart = charts.trend_charts(series, currency)
     return Report(
         as_of=as_of,
         position_day=day,
         generated_at=datetime.now(UTC),
-        currency=config.reports.currency.upper(),
+        currency=currency,
         headline=headline,
         products=products,
         activity=activity,
@@ -138,7 +139,7 @@ def collect_report(config: Config, store: Store, as_of: date, run_id: int | None
             "activity": charts.activity_chart(activity),
             "trend_usage": usage_chart,
             "trend_waste": waste_chart,
-            "departments": charts.department_chart(dept_rows),
+            "departments": charts.department_chart(dept_rows, currency),
         },
     )
 

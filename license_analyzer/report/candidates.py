@@ -7,17 +7,21 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import orjson
 from sqlalchemy import func
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from license_analyzer.report.stages import call_or_none
 from license_analyzer.store.db import Store
 from license_analyzer.store.models import AppliedChange, Candidate, RuleResult
 
-# The page embeds at most this many candidates (highest saving first) so it stays small and fast
-# at 200,000 users; the exports always hold every candidate.
+# The page embeds at most this many candidates (highest saving first), and no more than this
+# much JSON, so it stays under 10 MB (plotly.js alone is about 4.8 MB) and fast at 200,000 users;
+# the exports always hold every candidate.
 TABLE_ROW_LIMIT = 10_000
-EVIDENCE_CHARS = 300
+TABLE_JSON_BUDGET = 3_500_000
+EVIDENCE_CHARS = 240
 OPEN_STATUSES = ("proposed", "approved")
 REALISED_STATUSES = ("applied", "pending_confirmation", "confirmed")
 
@@ -25,6 +29,13 @@ REALISED_STATUSES = ("applied", "pending_confirmation", "confirmed")
 TABLE_COLUMNS = (
     "id", "name", "upn", "department", "product", "rule", "action", "status",
     "last_activity", "days_inactive", "saving", "reason", "evidence", "blocked", "via",
+)
+
+# What the table reads from each candidate, in the order `candidate_table` unpacks it.
+_TABLE_FIELDS = (
+    "id", "display_name", "user_principal_name", "department", "product_name", "rule", "action",
+    "target_sku_part_number", "status", "last_activity", "days_inactive", "monthly_saving",
+    "reason", "evidence", "blocked_reason", "assigned_via",
 )
 
 EXPORT_COLUMNS = (
@@ -75,28 +86,28 @@ def evidence_text(evidence: dict[str, Any] | None) -> str:
     return text if len(text) <= EVIDENCE_CHARS else text[: EVIDENCE_CHARS - 1] + "…"
 
 
-def candidate_table(session: Session, limit: int = TABLE_ROW_LIMIT) -> CandidateTable:
+def candidate_table(session: Session, limit: int = TABLE_ROW_LIMIT,
+                    budget: int = TABLE_JSON_BUDGET) -> CandidateTable:
     total = int(session.exec(select(func.count()).select_from(Candidate)).one() or 0)
-    rows = session.exec(
-        select(
-            Candidate.id, Candidate.display_name, Candidate.user_principal_name,
-            Candidate.department, Candidate.product_name, Candidate.rule, Candidate.action,
-            Candidate.target_sku_part_number, Candidate.status, Candidate.last_activity,
-            Candidate.days_inactive, Candidate.monthly_saving, Candidate.reason,
-            Candidate.evidence, Candidate.blocked_reason, Candidate.assigned_via,
-        )
+    rows = session.connection().execute(
+        sa_select(*(col(getattr(Candidate, name)) for name in _TABLE_FIELDS))
         .order_by(col(Candidate.monthly_saving).desc(), col(Candidate.id))
         .limit(limit)
     ).all()
     out: list[list[Any]] = []
+    size = 0
     for (cid, name, upn, dept, product, rule, action, target, status, last, days, saving,
          reason, evidence, blocked, via) in rows:
         shown_action = f"{action} → {target}" if target else action
-        out.append([
+        row = [
             cid, name or upn, upn, dept or "", product, rule, shown_action, status,
             last.isoformat() if isinstance(last, date) else None, days,
             round(float(saving or 0), 2), reason, evidence_text(evidence), blocked or "", via,
-        ])
+        ]
+        size += len(orjson.dumps(row))
+        if size > budget:
+            break
+        out.append(row)
     return CandidateTable(total=total, columns=TABLE_COLUMNS, rows=out)
 
 

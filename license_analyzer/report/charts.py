@@ -7,8 +7,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import plotly.graph_objects as go
+from markupsafe import Markup
 
 from license_analyzer.report.activity import BUCKETS, ActivityBuckets
+from license_analyzer.report.formatting import currency_prefix
 from license_analyzer.report.position import ProductPosition, TrendPoint
 from license_analyzer.report.safety import chart_label
 from license_analyzer.store.models import DepartmentPositionDaily
@@ -41,11 +43,15 @@ def _fragment(fig: go.Figure, div_id: str, height: int) -> str:
     )
     html: str = fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id,
                             config=_CONFIG, default_height=f"{height}px")
-    return html
+    # Plotly writes the figure's JSON with <, > and & escaped, and tenant labels arrive
+    # entity-escaped: the fragment is safe markup as it is.
+    return Markup(html)
 
 
 def position_chart(products: Sequence[ProductPosition]) -> str | None:
-    shown = [p for p in products if p.row.purchased or p.row.assigned][:20]
+    # capacity and free SKUs (a million "purchased" free seats) would dwarf the paid ones
+    shown = [p for p in products if p.row.waste_counts and (p.row.purchased or p.row.assigned)]
+    shown = shown[:20]
     if not shown:
         return None
     labels = [chart_label(p.row.product_name) for p in shown][::-1]
@@ -81,7 +87,8 @@ def activity_chart(buckets: ActivityBuckets) -> str | None:
     return _fragment(fig, "chart-activity", 120 + 32 * len(products))
 
 
-def trend_charts(series: dict[str, list[TrendPoint]]) -> tuple[str | None, str | None]:
+def trend_charts(series: dict[str, list[TrendPoint]],
+                 currency: str) -> tuple[str | None, str | None]:
     """(assigned vs active per product, monthly waste), over the stored history."""
     if not series or max(len(points) for points in series.values()) < 2:
         return None, None
@@ -99,6 +106,7 @@ def trend_charts(series: dict[str, list[TrendPoint]]) -> tuple[str | None, str |
                           mode="lines", line=dict(color=color, width=2, dash="dot"),
                           legendgroup=label)
     usage.update_layout(yaxis_title="licenses", hovermode="x unified")
+    usage.update_yaxes(rangemode="tozero")
 
     totals: dict[str, float] = {}
     for points in series.values():
@@ -109,10 +117,11 @@ def trend_charts(series: dict[str, list[TrendPoint]]) -> tuple[str | None, str |
     waste.add_scatter(x=days, y=[round(totals[d], 2) for d in days], name="monthly waste",
                       mode="lines", fill="tozeroy", line=dict(color=COLORS["waste"], width=2))
     waste.update_layout(yaxis_title="waste per month", showlegend=False, hovermode="x")
+    waste.update_yaxes(rangemode="tozero", tickprefix=chart_label(currency_prefix(currency)))
     return _fragment(usage, "chart-trend-usage", 360), _fragment(waste, "chart-trend-waste", 260)
 
 
-def department_chart(rows: Sequence[DepartmentPositionDaily]) -> str | None:
+def department_chart(rows: Sequence[DepartmentPositionDaily], currency: str) -> str | None:
     shown = [r for r in rows if r.monthly_cost or r.monthly_waste][:TOP_DEPARTMENTS]
     if not shown:
         return None
@@ -126,4 +135,5 @@ def department_chart(rows: Sequence[DepartmentPositionDaily]) -> str | None:
         fig.add_bar(y=labels, x=values, name=name, orientation="h", marker_color=COLORS[name],
                     hovertemplate="%{y}<br>" + name + ": %{x:,.2f}<extra></extra>")
     fig.update_layout(barmode="group", xaxis_title="per month")
+    fig.update_xaxes(tickprefix=chart_label(currency_prefix(currency)))
     return _fragment(fig, "chart-departments", 120 + 40 * len(shown))

@@ -1,7 +1,8 @@
 """The spreadsheet exports: candidates.csv, candidates.xlsx and usage.csv.
 
 Every text cell is neutralized (a leading quote before = + - @ tab CR) so a tenant value can
-never run as a formula in Excel or LibreOffice; in XLSX such values are also written as strings.
+never run as a formula in Excel or LibreOffice; in XLSX every text is also an inline string
+(never a formula cell).
 The `decision` and `note` columns are what `candidates import` reads back.
 """
 
@@ -13,12 +14,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font, PatternFill
-
 from license_analyzer.report.atomic import atomic_path
 from license_analyzer.report.safety import neutralize_cell
+from license_analyzer.report.xlsx import write_sheet
 
 USAGE_COLUMNS = (
     "profile", "sku_id", "sku_part_number", "product_name", "purchased", "warning", "assigned",
@@ -62,29 +60,11 @@ def write_csv(path: Path, columns: Sequence[str], rows: Iterable[dict[str, Any]]
 
 def write_xlsx(path: Path, sheet: str, columns: Sequence[str],
                rows: Iterable[dict[str, Any]]) -> None:
-    book = Workbook(write_only=True)
-    ws = book.create_sheet(sheet)
-    header = []
-    for name in columns:
-        cell = WriteOnlyCell(ws, value=name)
-        cell.font = Font(bold=True)
-        cell.fill = PatternFill("solid", fgColor="E8EAF6")
-        header.append(cell)
-    ws.append(header)
-    ws.freeze_panes = "A2"
-    for row in rows:
-        ws.append([_xlsx_cell(ws, row.get(c)) for c in columns])
+    cells = ([_xlsx_value(row.get(c)) for c in columns] for row in rows)
     with atomic_path(path) as tmp:
-        book.save(tmp)
+        write_sheet(tmp, sheet, columns, cells)
 
 
-def _xlsx_cell(ws: Any, value: Any) -> Any:
+def _xlsx_value(value: Any) -> Any:
     value = _cell_text(value)
-    if value == "":
-        return None
-    if isinstance(value, str):
-        # an explicit string cell: openpyxl would otherwise store "=..." as a formula
-        cell = WriteOnlyCell(ws, value=neutralize_cell(value))
-        cell.data_type = "s"
-        return cell
-    return value
+    return neutralize_cell(value) if isinstance(value, str) else value

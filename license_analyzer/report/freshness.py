@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
 from sqlalchemy import func
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from license_analyzer.store.models import (
@@ -124,14 +125,14 @@ def freshness(session: Session, as_of: date, run_id: int | None,
             warnings.append(Notice("warning", f"Source {where} was last collected"
                                     f" {item.age_days} days before this report."))
 
+    keys = (col(Coverage.profile), col(Coverage.source), col(Coverage.environment))
     coverage = [
         CoverageSpan(p, src, env, start, stop)
-        for p, src, env, start, stop in session.exec(
-            select(Coverage.profile, Coverage.source, Coverage.environment,
-                   func.min(Coverage.start), func.max(Coverage.end))
-            .where(Coverage.start <= end)
-            .group_by(Coverage.profile, Coverage.source, Coverage.environment)
-            .order_by(Coverage.profile, Coverage.source, Coverage.environment)
+        for p, src, env, start, stop in session.connection().execute(
+            sa_select(*keys, func.min(Coverage.start), func.max(Coverage.end))
+            .where(col(Coverage.start) <= end)
+            .group_by(*keys)
+            .order_by(*keys)
         ).all()
     ]
     gaps = list(session.exec(

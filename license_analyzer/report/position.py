@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sqlalchemy import func
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from license_analyzer.store.models import DepartmentPositionDaily, PositionDaily
@@ -67,17 +68,17 @@ def positions(session: Session, day: date) -> list[ProductPosition]:
 def trends(session: Session, day: date) -> dict[str, list[TrendPoint]]:
     """Per product name (summed over profiles), one point per stored day up to `day`."""
     since = day - timedelta(days=TREND_DAYS)
-    rows = session.exec(
-        select(
-            PositionDaily.product_name,
-            PositionDaily.day,
+    rows = session.connection().execute(
+        sa_select(
+            col(PositionDaily.product_name),
+            col(PositionDaily.day),
             func.sum(PositionDaily.assigned),
             func.sum(PositionDaily.active),
             func.sum(PositionDaily.monthly_waste),
         )
-        .where(PositionDaily.day <= day, PositionDaily.day >= since)
-        .group_by(PositionDaily.product_name, PositionDaily.day)
-        .order_by(PositionDaily.day)
+        .where(col(PositionDaily.day) <= day, col(PositionDaily.day) >= since)
+        .group_by(col(PositionDaily.product_name), col(PositionDaily.day))
+        .order_by(col(PositionDaily.day))
     ).all()
     series: dict[str, list[TrendPoint]] = defaultdict(list)
     for name, d, assigned, active, waste in rows:

@@ -18,18 +18,8 @@ from jinja2 import (
 )
 from markupsafe import Markup
 
+from license_analyzer.report.formatting import money
 from license_analyzer.report.safety import safe_http_url, script_json
-
-_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹", "AUD": "A$",
-            "CAD": "C$", "CHF": "CHF ", "SEK": "SEK ", "NOK": "NOK ", "DKK": "DKK "}
-
-
-def money(value: float | None, currency: str, decimals: int = 0) -> str:
-    if value is None:
-        return "—"
-    symbol = _SYMBOLS.get(currency.upper(), f"{currency.upper()} ")
-    sign = "-" if value < 0 else ""
-    return f"{sign}{symbol}{abs(value):,.{decimals}f}"
 
 
 def number(value: float | None) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+
 import polars as pl
 
 from license_analyzer.config import AnalysisConfig, ExclusionsConfig
@@ -140,13 +141,13 @@ def add_overlap(lf: pl.LazyFrame, pairs: pl.DataFrame, plans: pl.LazyFrame) -> p
     veto sources, and no capability of the covered assignment is off in the covering one.
     """
     caps = _capabilities(lf, plans)
-    user_sources = lf.group_by(USER).agg(
-        _sources=pl.concat_list(
-            pl.col("last_activity_source").drop_nulls().unique(),
-            pl.when(pl.col("fo_enabled").fill_null(False).any())
-            .then(pl.lit(["signin_erp"])).otherwise(pl.lit([], dtype=pl.List(pl.String)))
-            .first(),
-        ).first()
+    user_sources = (
+        lf.group_by(USER)
+        .agg(_seen=pl.col("last_activity_source").drop_nulls().unique(),
+             _fo=pl.col("fo_enabled").fill_null(False).any())
+        .select(*USER, _sources=pl.when(pl.col("_fo"))
+                .then(pl.col("_seen").list.concat(pl.lit(["signin_erp"])))
+                .otherwise(pl.col("_seen")))
     )
     covered = (lf.select(*ROW, "sku_part_number")
                .join(pairs.lazy(), left_on="sku_part_number", right_on="covered")

@@ -22,8 +22,9 @@ _NO_VALUE = ("is_null", "not_null")
 _LIST_VALUE = ("in", "not_in")
 
 
-def _fail(rule_id: str, where: str, problem: str, fix: str) -> ConfigError:
-    return ConfigError(f"Rule {rule_id!r}: {where} {problem}; {fix}.")
+def _fail(rule: str, where: str, problem: str, fix: str) -> ConfigError:
+    """`rule` is the rule's label: its id, and where it was written when known."""
+    return ConfigError(f"Rule {rule}: {where} {problem}; {fix}.")
 
 
 def _resolve(value: Any, params: Mapping[str, Any], rule_id: str, field: str) -> Any:
@@ -69,7 +70,8 @@ def _condition(node: Mapping[str, Any], schema: Mapping[str, pl.DataType],
     op = node.get("op")
     unknown_keys = set(node) - {"field", "op", "value"}
     if unknown_keys:
-        raise _fail(rule_id, f"condition {dict(node)!r}", f"has unknown keys {sorted(unknown_keys)}",
+        raise _fail(rule_id, f"condition {dict(node)!r}",
+                    f"has unknown keys {sorted(unknown_keys)}",
                     "a condition has only field, op and value")
     if not isinstance(field, str) or field not in schema:
         known = ", ".join(sorted(schema))
@@ -97,11 +99,17 @@ def _condition(node: Mapping[str, Any], schema: Mapping[str, pl.DataType],
 
 
 def compile_conditions(node: Any, schema: Mapping[str, pl.DataType], params: Mapping[str, Any],
-                       rule_id: str) -> pl.Expr:
+                       rule_id: str, source: str | None = None) -> pl.Expr:
     """`{all = [...]}`, `{any = [...]}` (nested freely) or one condition, as a boolean pl.Expr.
 
     Nulls count as "does not match" so that a missing fact never proposes anything.
     """
+    label = f"{rule_id!r} in {source}" if source else repr(rule_id)
+    return _compile(node, schema, params, label)
+
+
+def _compile(node: Any, schema: Mapping[str, pl.DataType], params: Mapping[str, Any],
+             rule_id: str) -> pl.Expr:
     if not isinstance(node, Mapping):
         raise _fail(rule_id, "'when'", "is not a table", 'write when = { all = [ ... ] }')
     keys = set(node)
@@ -114,6 +122,6 @@ def compile_conditions(node: Any, schema: Mapping[str, pl.DataType], params: Map
         if not isinstance(children, list) or not children:
             raise _fail(rule_id, f"'{kind}'", "is not a non-empty list",
                         f"write {kind} = [ {{ field = ..., op = ..., value = ... }} ]")
-        exprs = [compile_conditions(c, schema, params, rule_id) for c in children]
+        exprs = [_compile(c, schema, params, rule_id) for c in children]
         return pl.all_horizontal(exprs) if kind == "all" else pl.any_horizontal(exprs)
     return _condition(node, schema, params, rule_id).fill_null(False)

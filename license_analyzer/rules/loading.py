@@ -115,6 +115,6 @@ def load_rules(config: Config, schema: Mapping[str, pl.DataType] | None = None
         copies = [rule.for_key(k) for k in [*keys, "*"]] if rule.per_product else [rule]
         for copy in copies:
             params = _params(config, copy.threshold_key or "*")
-            condition = compile_conditions(copy.when, fields, params, copy.id)
+            condition = compile_conditions(copy.when, fields, params, copy.id, copy.source)
             compiled.append(CompiledRule(copy, _products_expr(copy) & condition))
     return compiled

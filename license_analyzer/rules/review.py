@@ -1,3 +1,5 @@
+"""Reviewing candidates: the list, decisions from the terminal, decisions from a spreadsheet."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -5,18 +7,111 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from license_analyzer.errors import NotImplementedYet
-from license_analyzer.store.db import Store
+from sqlmodel import col, select
+
+from license_analyzer.errors import ConfigError, ExitCode
+from license_analyzer.rules.lifecycle import record
+from license_analyzer.store.db import Store, utcnow
+from license_analyzer.store.models import Candidate
+
+STATUSES = ("proposed", "approved", "rejected", "snoozed", "applied", "cancelled", "restored")
+DECISIONS = ("approved", "rejected", "snoozed")
+# which statuses a reviewer may decide on (applied ones are undone with `restore`)
+DECIDABLE = ("proposed", "approved", "rejected", "snoozed", "cancelled")
+
+
+def candidate_row(c: Candidate) -> dict[str, Any]:
+    """The CONTRACT.md fields of `candidates list --format json`, in order."""
+    return {
+        "id": c.id,
+        "profile": c.profile,
+        "user_id": c.user_id,
+        "user_principal_name": c.user_principal_name,
+        "sku_id": c.sku_id,
+        "sku_part_number": c.sku_part_number,
+        "product_name": c.product_name,
+        "rule": c.rule,
+        "reason": c.reason,
+        "last_activity": c.last_activity.isoformat() if c.last_activity else None,
+        "last_activity_source": c.last_activity_source,
+        "days_inactive": c.days_inactive,
+        "action": c.action,
+        "target_sku_part_number": c.target_sku_part_number,
+        "assigned_via": c.assigned_via,
+        "blocked_reason": c.blocked_reason,
+        "monthly_saving": c.monthly_saving,
+        "status": c.status,
+    }
+
+
+def _ordered(store: Store, status: str | None) -> list[Candidate]:
+    if status is not None and status not in STATUSES:
+        raise ConfigError(f"--status {status!r} is not a candidate status; use one of"
+                          f" {', '.join(STATUSES)}.")
+    stmt = select(Candidate)
+    if status is not None:
+        stmt = stmt.where(Candidate.status == status)
+    stmt = stmt.order_by(col(Candidate.monthly_saving).desc(), col(Candidate.user_principal_name),
+                         col(Candidate.sku_part_number))
+    with store.session() as session:
+        return list(session.exec(stmt))
 
 
 def list_candidates(store: Store, status: str | None = None) -> list[dict[str, Any]]:
-    raise NotImplementedYet("`candidates` is not built yet (issue #7).")
+    return [candidate_row(c) for c in _ordered(store, status)]
+
+
+def apply_decision(candidate: Candidate, decision: str, until: date | None) -> None:
+    candidate.status = decision
+    candidate.decided_evidence_hash = candidate.evidence_hash
+    candidate.snoozed_until = until if decision == "snoozed" else None
+    candidate.status_reason = None
+    # the analysis day the decision was given on: "60 more idle days" counts from it
+    evidence = dict(candidate.evidence or {})
+    evidence["decided_as_of"] = evidence.get("as_of")
+    candidate.evidence = evidence
 
 
 def decide(store: Store, ids: Sequence[str], decision: str, by: str, note: str | None,
            until: date | None = None) -> list[str]:
-    raise NotImplementedYet("`candidates` is not built yet (issue #7).")
+    """Record one decision for every id; nothing is written if one id is unknown or not open."""
+    if decision not in DECISIONS:
+        raise ConfigError(f"{decision!r} is not a decision; use approve, reject or snooze.")
+    if not by.strip():
+        raise ConfigError("--by is empty; say who decides, e.g. --by \"Jane Doe\".")
+    if decision == "snoozed" and until is None:
+        raise ConfigError("snooze needs --until YYYY-MM-DD: the day the candidates come back.")
+    now = utcnow()
+    lines: list[str] = []
+    with store.session() as session:
+        found = {c.id: c for c in session.exec(select(Candidate).where(col(Candidate.id).in_(
+            list(ids))))}
+        unknown = [i for i in ids if i not in found]
+        if unknown:
+            raise ConfigError(f"No candidate with id {', '.join(unknown)}; see `candidates list`"
+                              " for the ids.")
+        closed = [c for c in found.values() if c.status not in DECIDABLE]
+        if closed:
+            c = closed[0]
+            raise ConfigError(f"Candidate {c.id} is {c.status} and cannot be {decision}; "
+                              "use `candidates restore` to undo an applied one.")
+        for cid in dict.fromkeys(ids):
+            candidate = found[cid]
+            apply_decision(candidate, decision, until)
+            candidate.updated_at = now
+            record(session, candidate, decision, note or "", now, by=by, until=until)
+            suffix = f" until {until.isoformat()}" if until else ""
+            lines.append(f"{cid} {candidate.user_principal_name} {candidate.sku_part_number}:"
+                         f" {decision}{suffix}")
+    return lines
 
 
 def import_decisions(store: Store, file: Path, by: str) -> int:
-    raise NotImplementedYet("`candidates import` is not built yet (issue #7).")
+    """Take the decisions written into an exported candidates.csv / .xlsx; prints what it did."""
+    from license_analyzer.rules.importing import import_file
+
+    result = import_file(store, file, by)
+    for line in result.lines():
+        print(line)
+    # some rows refused: the rest is taken, and the exit code says it was not all
+    return int(ExitCode.PARTIAL if result.refused else ExitCode.OK)

@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import catalog as c
+from .ids import guids, new_guid
 from .tenant import AuditColumns, SigninColumns, SystemUser
 
 if TYPE_CHECKING:
@@ -42,13 +43,18 @@ ERRORS = (
     (0, None),
     (50126, "Error validating credentials due to invalid username or password."),
 )
-CE_SKUS = {c.DYN365_ENTERPRISE_SALES.sku_id: (0, 2), c.D365_SALES_PRO.sku_id: (0,),
-           c.DYN365_SALES_PREMIUM.sku_id: (0, 3), c.DYN365_ENTERPRISE_CUSTOMER_SERVICE.sku_id:
-           (1, 0), c.POWERAPPS_PER_USER.sku_id: (2,), c.DYN365_TEAM_MEMBERS.sku_id: (0, 1)}
+CE_SKUS = {
+    c.DYN365_ENTERPRISE_SALES.sku_id: (0, 2),
+    c.D365_SALES_PRO.sku_id: (0,),
+    c.DYN365_SALES_PREMIUM.sku_id: (0, 3),
+    c.DYN365_ENTERPRISE_CUSTOMER_SERVICE.sku_id: (1, 0),
+    c.POWERAPPS_PER_USER.sku_id: (2,),
+    c.DYN365_TEAM_MEMBERS.sku_id: (0, 1),
+}
 
 
 def _guid(rng: np.random.Generator) -> str:
-    return str(uuid.UUID(bytes=rng.bytes(16), version=4))
+    return new_guid(rng)
 
 
 def _user_envs(tenant: Tenant, user: User, n_env: int, r: float) -> list[int]:
@@ -65,15 +71,18 @@ def _user_envs(tenant: Tenant, user: User, n_env: int, r: float) -> list[int]:
     return sorted(set(envs))
 
 
-def _profile(tenant: Tenant, opts: SimulatorOptions,
-             rng: np.random.Generator) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64],
-                                                npt.NDArray[np.float64]]:
-    """Per user: weekday activity rate, the epoch second activity stops, rate of M365 use."""
+def _profile(
+    tenant: Tenant, opts: SimulatorOptions, rng: np.random.Generator
+) -> tuple[
+    npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.int64]
+]:
+    """Per user: weekday rate, when Dynamics use stops, rate of M365 use, when that stops."""
     n = len(tenant.users)
     now_ts = int(tenant.now.timestamp())
     rate = np.zeros(n)
     m365 = np.zeros(n)
     stop = np.full(n, np.iinfo(np.int64).max // 2, dtype=np.int64)
+    mail_stop = stop.copy()
     draws = rng.random((n, 4))
     for u in tenant.users:
         d = draws[u.idx]
@@ -91,22 +100,23 @@ def _profile(tenant: Tenant, opts: SimulatorOptions,
             rate[u.idx] = 0.15
         elif p == "inactive":
             rate[u.idx] = base
-            stop[u.idx] = now_ts - int((65 + 125 * d[1]) * DAY)
+            stop[u.idx] = mail_stop[u.idx] = now_ts - int((65 + 125 * d[1]) * DAY)
         elif p == "disabled":
             rate[u.idx] = base
-            stop[u.idx] = now_ts - int((90 + 300 * d[1]) * DAY)
+            stop[u.idx] = mail_stop[u.idx] = now_ts - int((90 + 300 * d[1]) * DAY)
         m365[u.idx] = 0.0 if p in ("service", "breakglass", "guest") else rate[u.idx] or 0.4
         if p == "never":
             m365[u.idx] = 0.5 if d[2] < 0.5 else 0.0
         if p == "inactive" and d[3] < 0.5:
             # Still reads mail: active in M365, idle in Dynamics.
             m365[u.idx] = base
+            mail_stop[u.idx] = np.iinfo(np.int64).max // 2
     del opts
-    return rate, stop, m365
+    return rate, stop, m365, mail_stop
 
 
 def generate_activity(tenant: Tenant, opts: SimulatorOptions, rng: np.random.Generator) -> None:
-    rate, stop, m365 = _profile(tenant, opts, rng)
+    rate, stop, m365, mail_stop = _profile(tenant, opts, rng)
     n_env = len(tenant.dataverse)
     now_day = int(tenant.now.timestamp()) // DAY
     day0 = now_day - opts.history_days
@@ -122,27 +132,67 @@ def generate_activity(tenant: Tenant, opts: SimulatorOptions, rng: np.random.Gen
     for env in tenant.dataverse:
         _systemusers(tenant, env, opts, rng)
         _audits(tenant, env, opts, rng, rate, stop, days, wfac)
-    _signins(tenant, opts, rng, rate, stop, m365, days, wfac)
+    _signins(tenant, opts, rng, rate, stop, m365, mail_stop, days, wfac)
     _fno_users(tenant, rng)
 
 
-def _systemusers(tenant: Tenant, env: DataverseEnv, opts: SimulatorOptions,
-                 rng: np.random.Generator) -> None:
+def _systemusers(
+    tenant: Tenant, env: DataverseEnv, opts: SimulatorOptions, rng: np.random.Generator
+) -> None:
     created = (tenant.now - timedelta(days=700)).strftime("%Y-%m-%dT%H:%M:%SZ")
     sus: list[SystemUser] = []
+    members = sum(1 for u in tenant.users if env.index in u.dyn_envs)
+    pool = iter(guids(rng, members + 16))
 
-    def add(kind: str, name: str, domain: str, aad: str | None, idx: int = -1,
-            disabled: bool = False, mode: int = 0, app_id: str | None = None,
-            licensed: bool = False, email: str | None = None, state: int = 0) -> None:
-        sus.append(SystemUser(_guid(rng), kind, name, domain, email, aad, idx, disabled, mode,
-                              app_id, licensed, created, state))
+    def add(
+        kind: str,
+        name: str,
+        domain: str,
+        aad: str | None,
+        idx: int = -1,
+        disabled: bool = False,
+        mode: int = 0,
+        app_id: str | None = None,
+        licensed: bool = False,
+        email: str | None = None,
+        state: int = 0,
+    ) -> None:
+        sus.append(
+            SystemUser(
+                next(pool),
+                kind,
+                name,
+                domain,
+                email,
+                aad,
+                idx,
+                disabled,
+                mode,
+                app_id,
+                licensed,
+                created,
+                state,
+            )
+        )
 
     add("system", "SYSTEM", "", None, disabled=True)
     add("integration", "INTEGRATION", "", None, disabled=True)
-    add("application", "# Dynamics 365 Sales App", "", None, mode=4,
-        app_id="d6ab5a1a-3b6c-4d1e-9e2b-5a7c2f1c0a11")
-    add("application", "# Power Automate Flows", "", None, mode=4,
-        app_id="7df0a125-d3be-4c96-aa54-591f83ff541c")
+    add(
+        "application",
+        "# Dynamics 365 Sales App",
+        "",
+        None,
+        mode=4,
+        app_id="d6ab5a1a-3b6c-4d1e-9e2b-5a7c2f1c0a11",
+    )
+    add(
+        "application",
+        "# Power Automate Flows",
+        "",
+        None,
+        mode=4,
+        app_id="7df0a125-d3be-4c96-aa54-591f83ff541c",
+    )
     add("support", "Microsoft Support", "crmoln@microsoft.com", None, mode=3)
     add("support", "Delegated Admin", "delegatedadmin@partner.onmicrosoft.com", None, mode=5)
     shared = env.index == 0 or not opts.traps.per_env_systemuserids
@@ -150,15 +200,31 @@ def _systemusers(tenant: Tenant, env: DataverseEnv, opts: SimulatorOptions,
         if env.index not in u.dyn_envs:
             continue
         mode = 2 if u.persona == "read_only" else 0
-        add("human", u.display_name, u.upn, u.id, u.idx, disabled=not u.account_enabled,
-            mode=mode, licensed=True, email=u.mail)
+        add(
+            "human",
+            u.display_name,
+            u.upn,
+            u.id,
+            u.idx,
+            disabled=not u.account_enabled,
+            mode=mode,
+            licensed=True,
+            email=u.mail,
+        )
         if shared:
             # Without the per-environment trap a person keeps one systemuserid everywhere.
             sus[-1].systemuserid = _stable_id(u.id)
     for k in range(3):
-        add("orphan", f"Former Employee {k + 1}", f"former.employee{k + 1}@{tenant.domain}",
-            _guid(rng), disabled=k == 0, licensed=False, state=2,
-            email=f"former.employee{k + 1}@{tenant.domain}")
+        add(
+            "orphan",
+            f"Former Employee {k + 1}",
+            f"former.employee{k + 1}@{tenant.domain}",
+            _guid(rng),
+            disabled=k == 0,
+            licensed=False,
+            state=2,
+            email=f"former.employee{k + 1}@{tenant.domain}",
+        )
     env.systemusers = sus
 
 
@@ -166,20 +232,23 @@ def _stable_id(entra_id: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_OID, "systemuser:" + entra_id))
 
 
-def _active_days(rng: np.random.Generator, rates: npt.NDArray[np.float64],
-                 stops: npt.NDArray[np.int64], days: npt.NDArray[np.int64],
-                 wfac: npt.NDArray[np.float32]) -> tuple[npt.NDArray[np.intp],
-                                                          npt.NDArray[np.intp]]:
+def _active_days(
+    rng: np.random.Generator,
+    rates: npt.NDArray[np.float64],
+    stops: npt.NDArray[np.int64],
+    days: npt.NDArray[np.int64],
+    wfac: npt.NDArray[np.float32],
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
     """(row, day index) of every active day, in chunks so 200k x 260 stays small."""
     rows: list[npt.NDArray[np.intp]] = []
     cols: list[npt.NDArray[np.intp]] = []
     chunk = 8192
     day_ts = days * DAY
     for start in range(0, len(rates), chunk):
-        r = rates[start:start + chunk].astype(np.float32)
+        r = rates[start : start + chunk].astype(np.float32)
         draw = rng.random((len(r), len(days)), dtype=np.float32)
         mask = draw < r[:, None] * wfac[None, :]
-        mask &= day_ts[None, :] < stops[start:start + chunk, None]
+        mask &= day_ts[None, :] < stops[start : start + chunk, None]
         rr, cc = np.nonzero(mask)
         rows.append(rr + start)
         cols.append(cc)
@@ -188,12 +257,20 @@ def _active_days(rng: np.random.Generator, rates: npt.NDArray[np.float64],
     return np.concatenate(rows), np.concatenate(cols)
 
 
-def _audits(tenant: Tenant, env: DataverseEnv, opts: SimulatorOptions, rng: np.random.Generator,
-            rate: npt.NDArray[np.float64], stop: npt.NDArray[np.int64],
-            days: npt.NDArray[np.int64], wfac: npt.NDArray[np.float32]) -> None:
+def _audits(
+    tenant: Tenant,
+    env: DataverseEnv,
+    opts: SimulatorOptions,
+    rng: np.random.Generator,
+    rate: npt.NDArray[np.float64],
+    stop: npt.NDArray[np.int64],
+    days: npt.NDArray[np.int64],
+    wfac: npt.NDArray[np.float32],
+) -> None:
     now_ts = int(tenant.now.timestamp())
-    su_index = np.array([i for i, s in enumerate(env.systemusers) if s.kind == "human"],
-                        dtype=np.int32)
+    su_index = np.array(
+        [i for i, s in enumerate(env.systemusers) if s.kind == "human"], dtype=np.int32
+    )
     user_of = np.array([env.systemusers[i].user_idx for i in su_index], dtype=np.int64)
     su_rates = rate[user_of] if len(user_of) else np.zeros(0)
     su_stops = stop[user_of] if len(user_of) else np.zeros(0, np.int64)
@@ -231,8 +308,12 @@ def _audits(tenant: Tenant, env: DataverseEnv, opts: SimulatorOptions, rng: np.r
     rows, t = rows[keep], t[keep]
     m = len(t)
     su = su_all[rows]
-    is_app = np.isin(su, np.array([i for i, s in enumerate(env.systemusers)
-                                   if s.kind == "application"], dtype=np.int32))
+    is_app = np.isin(
+        su,
+        np.array(
+            [i for i, s in enumerate(env.systemusers) if s.kind == "application"], dtype=np.int32
+        ),
+    )
     action = np.where(is_app | (rng.random(m) < 0.25), 65, 64).astype(np.int8)
     if opts.traps.late_audits:
         late = rng.random(m) < 0.08
@@ -240,15 +321,27 @@ def _audits(tenant: Tenant, env: DataverseEnv, opts: SimulatorOptions, rng: np.r
     else:
         delay = np.zeros(m, dtype=np.int64)
     legacy = (t < now_ts - 150 * DAY) & (rng.random(m) < 0.35)
-    order = np.argsort(t, kind="stable")
-    env.audit = AuditColumns(t[order].astype(np.int64), su[order].astype(np.int32),
-                             action[order], legacy[order], delay[order].astype(np.int32))
+    order = np.argsort(t)
+    env.audit = AuditColumns(
+        t[order].astype(np.int64),
+        su[order].astype(np.int32),
+        action[order],
+        legacy[order],
+        delay[order].astype(np.int32),
+    )
 
 
-def _signins(tenant: Tenant, opts: SimulatorOptions, rng: np.random.Generator,
-             rate: npt.NDArray[np.float64], stop: npt.NDArray[np.int64],
-             m365: npt.NDArray[np.float64], days: npt.NDArray[np.int64],
-             wfac: npt.NDArray[np.float32]) -> None:
+def _signins(
+    tenant: Tenant,
+    opts: SimulatorOptions,
+    rng: np.random.Generator,
+    rate: npt.NDArray[np.float64],
+    stop: npt.NDArray[np.int64],
+    m365: npt.NDArray[np.float64],
+    mail_stop: npt.NDArray[np.int64],
+    days: npt.NDArray[np.int64],
+    wfac: npt.NDArray[np.float32],
+) -> None:
     now_ts = int(tenant.now.timestamp())
     n = len(tenant.users)
     win_start = (now_ts // DAY - 35) * DAY
@@ -258,8 +351,13 @@ def _signins(tenant: Tenant, opts: SimulatorOptions, rng: np.random.Generator,
     parts_a: list[npt.NDArray[np.int64]] = []
     parts_e: list[npt.NDArray[np.int64]] = []
 
-    def add(t: npt.NDArray[np.int64], u: npt.NDArray[np.int64],
-            res: int | npt.NDArray[np.int64], app: npt.NDArray[np.int64], err: int = 0) -> None:
+    def add(
+        t: npt.NDArray[np.int64],
+        u: npt.NDArray[np.int64],
+        res: int | npt.NDArray[np.int64],
+        app: npt.NDArray[np.int64],
+        err: int = 0,
+    ) -> None:
         parts_t.append(t)
         parts_u.append(u)
         parts_r.append(np.broadcast_to(np.asarray(res, dtype=np.int64), t.shape).copy())
@@ -289,12 +387,12 @@ def _signins(tenant: Tenant, opts: SimulatorOptions, rng: np.random.Generator,
     t = win_days[cols] * DAY + rng.integers(6 * 3600, 17 * 3600, len(rows))
     add(t, fno_idx[rows], 1, np.full(len(rows), 2, dtype=np.int64))
     m_idx = np.nonzero(m365 > 0)[0]
-    rows, cols = _active_days(rng, m365[m_idx] * 0.5, stop[m_idx], win_days, win_fac)
+    rows, cols = _active_days(rng, m365[m_idx] * 0.5, mail_stop[m_idx], win_days, win_fac)
     t = win_days[cols] * DAY + rng.integers(6 * 3600, 19 * 3600, len(rows))
     add(t, m_idx[rows], rng.integers(2, 4, len(rows)), rng.integers(3, 5, len(rows)))
     # Before the window, users with M365 use signed in about daily until they stopped.
     alive = m365 > 0
-    last_before = np.minimum(stop, win_start) - rng.integers(0, 2 * DAY, n)
+    last_before = np.minimum(mail_stop, win_start) - rng.integers(0, 2 * DAY, n)
     prior = np.where(alive, np.maximum(prior, last_before), prior)
     # Failed attempts make lastSignInDateTime newer than real use for some idle people.
     idle = np.array([u.persona in ("inactive", "disabled") for u in tenant.users])
@@ -302,12 +400,14 @@ def _signins(tenant: Tenant, opts: SimulatorOptions, rng: np.random.Generator,
     t = now_ts - rng.integers(DAY, 25 * DAY, len(failed))
     add(t, failed, 2, np.full(len(failed), 3, dtype=np.int64), err=1)
     all_t = np.concatenate(parts_t)
-    order = np.argsort(all_t, kind="stable")
+    order = np.argsort(all_t)
     tenant.signins = SigninColumns(
-        all_t[order], np.concatenate(parts_u)[order].astype(np.int32),
+        all_t[order],
+        np.concatenate(parts_u)[order].astype(np.int32),
         np.concatenate(parts_r)[order].astype(np.int8),
         np.concatenate(parts_a)[order].astype(np.int8),
-        np.concatenate(parts_e)[order].astype(np.int8))
+        np.concatenate(parts_e)[order].astype(np.int8),
+    )
     never = np.array([u.persona in ("never", "breakglass", "service") for u in tenant.users])
     prior[never & (m365 == 0)] = 0
     tenant.prior_interactive = prior
@@ -318,48 +418,86 @@ def _signins(tenant: Tenant, opts: SimulatorOptions, rng: np.random.Generator,
 def _fno_users(tenant: Tenant, rng: np.random.Generator) -> None:
     fno_people = [u for u in tenant.users if u.fno]
     for env in tenant.finance_operations:
-        rows: list[dict[str, object]] = []
-        seen: set[str] = set()
+        env.users = _fno_rows(tenant, env.index, fno_people, rng)
 
-        def user_id(base: str) -> str:
-            uid = base[:20]
-            k = 1
-            while uid.lower() in seen:
-                k += 1
-                uid = f"{base[:18]}{k}"
-            seen.add(uid.lower())
-            return uid
 
-        def row(uid: str, name: str, alias: str, email: str, enabled: bool, oid: str,
-                external: bool = False, company: str = "USMF") -> None:
-            rows.append({
+def _fno_rows(
+    tenant: Tenant, env_index: int, fno_people: list[User], rng: np.random.Generator
+) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
+    seen: set[str] = set()
+
+    def user_id(base: str) -> str:
+        uid = base[:20]
+        k = 1
+        while uid.lower() in seen:
+            k += 1
+            uid = f"{base[:18]}{k}"
+        seen.add(uid.lower())
+        return uid
+
+    def row(
+        uid: str,
+        name: str,
+        alias: str,
+        email: str,
+        enabled: bool,
+        oid: str,
+        external: bool = False,
+        company: str = "USMF",
+    ) -> None:
+        rows.append(
+            {
                 "@odata.etag": f'W/"JzEsNTYzNzE0{len(rows):05d}Jyc="',
-                "UserID": uid, "UserName": name, "Alias": alias, "Email": email,
-                "Enabled": enabled, "Company": company, "NetworkDomain": "https://sts.windows.net/",
-                "UserObjectId": oid, "AccountType": "ClaimsUser", "ExternalUser": external,
-                "UserInfo_language": "en-us", "PersonName": name if alias else "",
-            })
+                "UserID": uid,
+                "UserName": name,
+                "Alias": alias,
+                "Email": email,
+                "Enabled": enabled,
+                "Company": company,
+                "NetworkDomain": "https://sts.windows.net/",
+                "UserObjectId": oid,
+                "AccountType": "ClaimsUser",
+                "ExternalUser": external,
+                "UserInfo_language": "en-us",
+                "PersonName": name if alias else "",
+            }
+        )
 
-        admin = tenant.users[0]
-        row("Admin", admin.display_name, admin.upn, admin.upn, True, admin.id)
-        row(user_id("wfexc"), "Workflow execution account", "", "", True, "")
-        row(user_id("RetailServiceAccount"), "Retail service account", "", "", True, "")
-        for u in fno_people:
-            if env.index > 0 and u.idx % 3 == 0:
-                continue
-            r = rng.random()
-            base = (u.given_name[0] + u.surname).lower().replace(" ", "")
-            alias = u.upn
-            oid = u.id
-            if r < 0.25:
-                # Imported before Entra object ids were stamped: join on Alias only.
-                oid = ""
-                alias = u.upn.split("@")[0].title() + "@" + u.upn.split("@")[1].title()
-            row(user_id(base), u.display_name, alias, u.mail or u.upn,
-                u.account_enabled and r < 0.95, oid,
-                company="USMF" if r < 0.7 else "DEMF")
-        for k in range(3):
-            alias = f"contractor{k + 1}@partner-consulting.com"
-            row(user_id(f"contr{k + 1}"), f"Contractor {k + 1}", alias, alias, k != 2,
-                _guid(rng) if k == 0 else "", external=True)
-        env.users = rows
+    admin = tenant.users[0]
+    row("Admin", admin.display_name, admin.upn, admin.upn, True, admin.id)
+    row(user_id("wfexc"), "Workflow execution account", "", "", True, "")
+    row(user_id("RetailServiceAccount"), "Retail service account", "", "", True, "")
+    for u in fno_people:
+        if env_index > 0 and u.idx % 3 == 0:
+            continue
+        r = rng.random()
+        base = (u.given_name[0] + u.surname).lower().replace(" ", "")
+        alias = u.upn
+        oid = u.id
+        if r < 0.25:
+            # Imported before Entra object ids were stamped: join on Alias only.
+            oid = ""
+            local, domain = u.upn.split("@")
+            alias = local.title() + "@" + domain.title()
+        row(
+            user_id(base),
+            u.display_name,
+            alias,
+            u.mail or u.upn,
+            u.account_enabled and r < 0.95,
+            oid,
+            company="USMF" if r < 0.7 else "DEMF",
+        )
+    for k in range(3):
+        alias = f"contractor{k + 1}@partner-consulting.com"
+        row(
+            user_id(f"contr{k + 1}"),
+            f"Contractor {k + 1}",
+            alias,
+            alias,
+            k != 2,
+            _guid(rng) if k == 0 else "",
+            external=True,
+        )
+    return rows

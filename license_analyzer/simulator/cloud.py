@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 import sys
@@ -19,6 +20,8 @@ from .options import SimulatorOptions
 from .tenant import Tenant
 from .tokens import TokenIssuer
 from .wire import Request, Response, json_response
+
+SERVICES: dict[str, Any] = {"graph": graph, "orgs": dataverse, "fno": fno, "bap": bap}
 
 
 class Cloud:
@@ -49,7 +52,7 @@ class Cloud:
     def resource_kind(self, resource: str) -> str | None:
         """Entra matches resource URIs case-insensitively and ignores a trailing slash."""
         key = resource.rstrip("/").lower()
-        if key in (self.graph_resource.lower(), "https://graph.microsoft.com"):
+        if key == self.graph_resource.lower():
             return "graph"
         if key == self.bap_resource.lower():
             return "bap"
@@ -64,18 +67,17 @@ class Cloud:
             resp = self._route(req)
         except Exception:  # the server must answer like a cloud, never crash
             traceback.print_exc(file=sys.stderr)
-            resp = json_response(500, {"error": {"code": "InternalServerError",
-                                                 "message": "Simulator error."}})
+            resp = json_response(
+                500, {"error": {"code": "InternalServerError", "message": "Simulator error."}}
+            )
         self.request_log.append((req.method, req.path_with_query, resp.status))
         return resp
 
     def _route(self, req: Request) -> Response:
         path = req.path
-        for prefix, module in (("/graph/", graph), ("/orgs/", dataverse), ("/fno/", fno),
-                               ("/bap/", bap)):
-            if path.startswith(prefix):
-                break
-        else:
+        service = path.split("/", 2)[1] if path.count("/") >= 2 else ""
+        module = SERVICES.get(service)
+        if module is None:
             return oauth.handle(self, req)
         if self.opts.latency_ms > 0:
             time.sleep(self.opts.latency_ms / 1000.0)
@@ -86,7 +88,7 @@ class Cloud:
             time.sleep(self.opts.scaled(5.0))
         elif fault is not None:
             return _fault_response(int(fault))
-        return module.route(self, req)  # type: ignore[attr-defined, no-any-return]
+        return module.route(self, req)  # type: ignore[no-any-return]
 
 
 def _fault_response(status: int) -> Response:
@@ -103,24 +105,27 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         path, _, raw_query = self.path.partition("?")
-        req = Request(self.command, unquote(path), raw_query,
-                      dict(parse_qsl(raw_query, keep_blank_values=True)),
-                      {k.lower(): v for k, v in self.headers.items()}, body,
-                      self.server.cloud.base_url)
+        req = Request(
+            self.command,
+            unquote(path),
+            raw_query,
+            dict(parse_qsl(raw_query, keep_blank_values=True)),
+            {k.lower(): v for k, v in self.headers.items()},
+            body,
+            self.server.cloud.base_url,
+        )
         resp = self.server.cloud.handle(req)
         if resp.drop:
             self.close_connection = True
-            try:
+            with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             return
         self.send_response(resp.status)
         for name, value in resp.headers:
@@ -152,10 +157,8 @@ class _Server(ThreadingHTTPServer):
         try:
             super().finish_request(tls, client_address)
         finally:
-            try:
+            with contextlib.suppress(OSError):
                 tls.close()
-            except OSError:
-                pass
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         exc = sys.exc_info()[1]

@@ -36,9 +36,11 @@ class DataverseContext:
     def wants(self, annotation: str) -> bool:
         if not self.annotations:
             return False
-        return any(p.strip() in ("*", annotation) or
-                   (p.strip().endswith(".*") and annotation.startswith(p.strip()[:-1]))
-                   for p in self.annotations.split(","))
+        return any(
+            p.strip() in ("*", annotation)
+            or (p.strip().endswith(".*") and annotation.startswith(p.strip()[:-1]))
+            for p in self.annotations.split(",")
+        )
 
     def ok(self, body: Any) -> Response:
         if self.annotations:
@@ -55,37 +57,72 @@ class DataverseContext:
 def app_systemuser(cloud: Cloud, env: DataverseEnv) -> SystemUser:
     app = cloud.tenant.app
     sid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{env.org_id}/{app.client_id}"))
-    return SystemUser(sid, "application", "# license-analyzer", f"{app.client_id}@"
-                      f"{cloud.tenant.initial_domain}", None, app.sp_object_id, -1, False, 4,
-                      app.client_id, False, cloud.tenant.created_at)
+    return SystemUser(
+        sid,
+        "application",
+        "# license-analyzer",
+        f"{app.client_id}@{cloud.tenant.initial_domain}",
+        None,
+        app.sp_object_id,
+        -1,
+        False,
+        4,
+        app.client_id,
+        False,
+        cloud.tenant.created_at,
+    )
 
 
 def base_headers(cloud: Cloud) -> list[tuple[str, str]]:
     rid = str(uuid.uuid4())
-    return [("OData-Version", "4.0"), ("REQ_ID", rid), ("x-ms-service-request-id", rid),
-            ("x-ms-ratelimit-burst-remaining-xrm-requests", "5999"),
-            ("x-ms-ratelimit-time-remaining-xrm-requests", "1,200.00"),
-            ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")]
+    return [
+        ("OData-Version", "4.0"),
+        ("REQ_ID", rid),
+        ("x-ms-service-request-id", rid),
+        ("x-ms-ratelimit-burst-remaining-xrm-requests", "5999"),
+        ("x-ms-ratelimit-time-remaining-xrm-requests", "1,200.00"),
+        ("Strict-Transport-Security", "max-age=31536000; includeSubDomains"),
+    ]
 
 
-def error(cloud: Cloud, status: int, code: str, message: str,
-          extra: list[tuple[str, str]] | None = None) -> Response:
-    return json_response(status, {"error": {"code": code, "message": message}},
-                         base_headers(cloud) + list(extra or []), CONTENT_TYPE)
+def error(
+    cloud: Cloud, status: int, code: str, message: str, extra: list[tuple[str, str]] | None = None
+) -> Response:
+    return json_response(
+        status,
+        {"error": {"code": code, "message": message}},
+        base_headers(cloud) + list(extra or []),
+        CONTENT_TYPE,
+    )
 
 
 def _unauthorized(cloud: Cloud, env: DataverseEnv) -> Response:
     # Dataverse answers a bad token with an empty 401 and where to get a good one.
-    return Response(401, b"", [("WWW-Authenticate", "Bearer authorization_uri="
-                                f"{cloud.base_url}/{cloud.tenant.id}/oauth2/authorize, "
-                                f"resource_id={env.url}/")])
+    return Response(
+        401,
+        b"",
+        [
+            (
+                "WWW-Authenticate",
+                "Bearer authorization_uri="
+                f"{cloud.base_url}/{cloud.tenant.id}/oauth2/authorize, "
+                f"resource_id={env.url}/",
+            )
+        ],
+    )
 
 
 def route(cloud: Cloud, req: Request) -> Response:
     parts = req.path.split("/")
     # ['', 'orgs', name, 'api', 'data', 'v9.2', entity...]
-    env = next((e for e in cloud.tenant.dataverse
-                if len(parts) > 2 and e.name.lower() == parts[2].lower()), None)
+    env = next(
+        (
+            e
+            for e in cloud.tenant.dataverse
+            if len(parts) > 2 and e.name.lower() == parts[2].lower()
+        ),
+        None,
+    )
     if env is None or parts[3:6] != ["api", "data", "v9.2"]:
         return Response(404, b"Not Found", [("Content-Type", "text/plain")])
     auth = req.header("authorization") or ""
@@ -101,10 +138,15 @@ def route(cloud: Cloud, req: Request) -> Response:
         return error(cloud, 403, "0x80072560", "The user is not a member of the organization.")
     if cloud.storm.active():
         wait = cloud.opts.scaled(cloud.storm.retry_after)
-        return error(cloud, 429, "0x80072322", "Number of requests exceeded the limit of "
-                     f"{cloud.opts.dataverse_requests_per_window} over time window of "
-                     f"{int(cloud.opts.dataverse_window_s)} seconds.",
-                     [("Retry-After", fmt_seconds(wait))])
+        return error(
+            cloud,
+            429,
+            "0x80072322",
+            "Number of requests exceeded the limit of "
+            f"{cloud.opts.dataverse_requests_per_window} over time window of "
+            f"{int(cloud.opts.dataverse_window_s)} seconds.",
+            [("Retry-After", fmt_seconds(wait))],
+        )
     key = f"{env.name}|{claims.get('oid')}"
     refused = cloud.dataverse_guard.enter(key)
     if refused is not None:

@@ -2,40 +2,138 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime, timedelta
+from collections.abc import Iterator
+from datetime import timedelta
 
 import numpy as np
 
 from . import catalog as c
 from .activity import generate_activity
+from .ids import guids, iso, new_guid
 from .options import SimulatorOptions
 from .tenant import App, DataverseEnv, FnoEnv, Group, SkuPool, Subscription, Tenant, User
 
-FIRST = ("Adele Alex Allan Ben Bianca Carlos Chloe Diego Dana Elena Ethan Fatima Grace Hiro "
-         "Isaac Ivy Jamal Julia Kenji Lara Liam Maya Megan Nadia Nestor Omar Olivia Pradeep "
-         "Priya Quinn Raul Rosa Sam Sofia Tariq Uma Victor Wendy Xavier Yara Zoe Lee").split()
-LAST = ("Vance Wilber Brown Garcia Chen Diaz Evans Fischer Gupta Hansen Ito Jensen Kim Lopez "
-        "Muller Nakamura Okafor Patel Quist Rossi Silva Tanaka Ueda Varga Weber Xu Yilmaz Zhang "
-        "Adams Baker Cole Dubois Ek Fontaine Grant Holt Ivanova Jones Khan").split()
-DEPARTMENTS = ("Sales", "Customer Service", "Finance", "Operations", "IT", "HR", "Marketing",
-               "Legal", "Engineering", "Executive")
-ENV_NAMES = ("contoso-sales", "contoso-service", "contoso-apps", "contoso-marketing",
-             "contoso-field", "contoso-dev")
+FIRST = [
+    "Adele",
+    "Alex",
+    "Allan",
+    "Ben",
+    "Bianca",
+    "Carlos",
+    "Chloe",
+    "Diego",
+    "Dana",
+    "Elena",
+    "Ethan",
+    "Fatima",
+    "Grace",
+    "Hiro",
+    "Isaac",
+    "Ivy",
+    "Jamal",
+    "Julia",
+    "Kenji",
+    "Lara",
+    "Liam",
+    "Maya",
+    "Megan",
+    "Nadia",
+    "Nestor",
+    "Omar",
+    "Olivia",
+    "Pradeep",
+    "Priya",
+    "Quinn",
+    "Raul",
+    "Rosa",
+    "Sam",
+    "Sofia",
+    "Tariq",
+    "Uma",
+    "Victor",
+    "Wendy",
+    "Xavier",
+    "Yara",
+    "Zoe",
+    "Lee",
+]
+LAST = [
+    "Vance",
+    "Wilber",
+    "Brown",
+    "Garcia",
+    "Chen",
+    "Diaz",
+    "Evans",
+    "Fischer",
+    "Gupta",
+    "Hansen",
+    "Ito",
+    "Jensen",
+    "Kim",
+    "Lopez",
+    "Muller",
+    "Nakamura",
+    "Okafor",
+    "Patel",
+    "Quist",
+    "Rossi",
+    "Silva",
+    "Tanaka",
+    "Ueda",
+    "Varga",
+    "Weber",
+    "Xu",
+    "Yilmaz",
+    "Zhang",
+    "Adams",
+    "Baker",
+    "Cole",
+    "Dubois",
+    "Ek",
+    "Fontaine",
+    "Grant",
+    "Holt",
+    "Ivanova",
+    "Jones",
+    "Khan",
+]
+DEPARTMENTS = (
+    "Sales",
+    "Customer Service",
+    "Finance",
+    "Operations",
+    "IT",
+    "HR",
+    "Marketing",
+    "Legal",
+    "Engineering",
+    "Executive",
+)
+ENV_NAMES = (
+    "contoso-sales",
+    "contoso-service",
+    "contoso-apps",
+    "contoso-marketing",
+    "contoso-field",
+    "contoso-dev",
+)
 FNO_NAMES = ("contoso-prod", "contoso-uat", "contoso-test")
-PERSONAS = (("m365", 0.44), ("active", 0.17), ("low_usage", 0.04), ("inactive", 0.07),
-            ("never", 0.04), ("read_only", 0.03), ("team_member", 0.03), ("fno", 0.06),
-            ("disabled", 0.04), ("guest", 0.05), ("service", 0.03))
+PERSONAS = (
+    ("m365", 0.44),
+    ("active", 0.17),
+    ("low_usage", 0.04),
+    ("inactive", 0.07),
+    ("never", 0.04),
+    ("read_only", 0.03),
+    ("team_member", 0.03),
+    ("fno", 0.06),
+    ("disabled", 0.04),
+    ("guest", 0.05),
+    ("service", 0.03),
+)
 DYNAMICS_PERSONAS = frozenset({"active", "low_usage", "inactive", "never", "read_only"})
 EXCHANGE_PLAN = "efb87545-963c-4e0d-99df-69c6916d9eb0"
-
-
-def new_guid(rng: np.random.Generator) -> str:
-    return str(uuid.UUID(bytes=rng.bytes(16), version=4))
-
-
-def iso(dt: datetime) -> str:
-    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def build_tenant(opts: SimulatorOptions, base_url: str) -> Tenant:
@@ -52,8 +150,15 @@ def build_tenant(opts: SimulatorOptions, base_url: str) -> Tenant:
     _pools(tenant, rng)
     for i in range(opts.dataverse_envs):
         name = ENV_NAMES[i] if i < len(ENV_NAMES) else f"contoso-env{i}"
-        env = DataverseEnv(i, name, f"{base_url}/orgs/{name}", name.replace("-", " ").title(),
-                           new_guid(rng), new_guid(rng), lambda: tenant.now)
+        env = DataverseEnv(
+            i,
+            name,
+            f"{base_url}/orgs/{name}",
+            name.replace("-", " ").title(),
+            new_guid(rng),
+            new_guid(rng),
+            lambda: tenant.now,
+        )
         env.business_unit_id = new_guid(rng)
         env.audit_retention_days = 90 if i % 2 == 0 else -1
         tenant.dataverse.append(env)
@@ -73,6 +178,7 @@ def _users(tenant: Tenant, opts: SimulatorOptions, rng: np.random.Generator) -> 
     lasts = rng.integers(0, len(LAST), n)
     depts = rng.integers(0, len(DEPARTMENTS), n)
     created_days = rng.integers(30, 2000, n)
+    ids = guids(rng, n)
     flags = rng.random((n, 4))
     seen: dict[str, int] = {}
     traps = opts.traps
@@ -91,7 +197,7 @@ def _users(tenant: Tenant, opts: SimulatorOptions, rng: np.random.Generator) -> 
         seen[local] = k + 1
         if k:
             local = f"{local}{k + 1}"
-        uid = new_guid(rng)
+        uid = ids[i]
         if persona == "guest":
             upn = f"{local}_fabrikam.com#EXT#@{tenant.initial_domain}"
         elif persona == "service":
@@ -130,49 +236,109 @@ def _users(tenant: Tenant, opts: SimulatorOptions, rng: np.random.Generator) -> 
 def _groups(tenant: Tenant, rng: np.random.Generator) -> None:
     created = iso(tenant.now - timedelta(days=900))
     lic = iso(tenant.now - timedelta(days=400))
-    specs = [
-        ("Dynamics Sales Users", "Cloud security group that licenses Sales", [], None, False,
-         False, [(c.DYN365_ENTERPRISE_SALES.sku_id, [])]),
-        ("All Finance Users", "Dynamic group for Finance", ["DynamicMembership"],
-         '(user.department -eq "Finance")', False, False, [(c.DYN365_FINANCE.sku_id, [])]),
-        ("CORP-M365-E3", "Synced from on-premises AD", [], None, True, False,
-         [(c.SPE_E3.sku_id, [])]),
-        ("Customer Service Team", "Mail-enabled security group", [], None, False, True,
-         [(c.DYN365_ENTERPRISE_CUSTOMER_SERVICE.sku_id, [])]),
-        ("Power Platform Makers", "Carries two licences", [], None, False, False,
-         [(c.POWERAPPS_PER_USER.sku_id, []), (c.DYN365_TEAM_MEMBERS.sku_id, [])]),
-        ("Project Alpha", "Collaboration group without licences", ["Unified"], None, False,
-         True, []),
+    specs: list[tuple[str, str, list[str], str | None, bool, bool, list[tuple[str, list[str]]]]] = [
+        (
+            "Dynamics Sales Users",
+            "Cloud security group that licenses Sales",
+            [],
+            None,
+            False,
+            False,
+            [(c.DYN365_ENTERPRISE_SALES.sku_id, [])],
+        ),
+        (
+            "All Finance Users",
+            "Dynamic group for Finance",
+            ["DynamicMembership"],
+            '(user.department -eq "Finance")',
+            False,
+            False,
+            [(c.DYN365_FINANCE.sku_id, [])],
+        ),
+        (
+            "CORP-M365-E3",
+            "Synced from on-premises AD",
+            [],
+            None,
+            True,
+            False,
+            [(c.SPE_E3.sku_id, [])],
+        ),
+        (
+            "Customer Service Team",
+            "Mail-enabled security group",
+            [],
+            None,
+            False,
+            True,
+            [(c.DYN365_ENTERPRISE_CUSTOMER_SERVICE.sku_id, [])],
+        ),
+        (
+            "Power Platform Makers",
+            "Carries two licences",
+            [],
+            None,
+            False,
+            False,
+            [(c.POWERAPPS_PER_USER.sku_id, []), (c.DYN365_TEAM_MEMBERS.sku_id, [])],
+        ),
+        (
+            "Project Alpha",
+            "Collaboration group without licences",
+            ["Unified"],
+            None,
+            False,
+            True,
+            [],
+        ),
     ]
     for name, desc, types, rule, synced, mail, lics in specs:
         gid = new_guid(rng)
         nick = name.lower().replace(" ", "-")
-        tenant.groups.append(Group(gid, name, desc, types, rule, synced, mail or "Unified" in types,
-                                   "Unified" not in types, nick, lics, created, lic))
+        tenant.groups.append(
+            Group(
+                gid,
+                name,
+                desc,
+                types,
+                rule,
+                synced,
+                mail or "Unified" in types,
+                "Unified" not in types,
+                nick,
+                lics,
+                created,
+                lic,
+            )
+        )
     tenant.groups_by_id = {g.id: g for g in tenant.groups}
 
 
-def _date_before(tenant: Tenant, rng: np.random.Generator, lo: int, hi: int) -> str:
-    return iso(tenant.now - timedelta(days=int(rng.integers(lo, hi)),
-                                      seconds=int(rng.integers(0, 86400))))
+def _date_before(tenant: Tenant, draws: Iterator[float], lo: int, hi: int) -> str:
+    days = lo + int(next(draws) * (hi - lo))
+    return iso(tenant.now - timedelta(days=days, seconds=int(next(draws) * 86400)))
 
 
 def _licences(tenant: Tenant, rng: np.random.Generator) -> None:
     sales_g, fin_g, e3_g, cs_g, makers_g, _ = tenant.groups
     n_env = 1
 
-    def give(u: User, sku: c.Sku, disabled: list[str] | None = None, lo: int = 40,
-             hi: int = 900) -> None:
+    def give(
+        u: User, sku: c.Sku, disabled: list[str] | None = None, lo: int = 40, hi: int = 900
+    ) -> None:
         u.direct[sku.sku_id] = list(disabled or [])
-        u.direct_dates[sku.sku_id] = _date_before(tenant, rng, lo, hi)
+        u.direct_dates[sku.sku_id] = _date_before(tenant, draws, lo, hi)
 
     def join(u: User, g: Group) -> None:
         g.members.append(u.idx)
         u.groups.add(g.id)
 
     del n_env
+    # One bulk draw instead of a Generator call per user keeps 200k users fast.
+    per_user = rng.random((len(tenant.users), 8))
+    draws = iter(rng.random(12 * len(tenant.users) + 64).tolist())
     for u in tenant.users:
-        r = rng.random(8)
+        r = per_user[u.idx]
         p = u.persona
         if p == "breakglass":
             give(u, c.SPE_E3)
@@ -267,8 +433,7 @@ def _pools(tenant: Tenant, rng: np.random.Generator) -> None:
     for sku in c.ALL_SKUS:
         factor, extra, status = plans[sku.part_number]
         used = counts.get(sku.sku_id, 0)
-        pool = SkuPool(sku, enabled=max(0, int(used * factor) + extra),
-                       capability_status=status)
+        pool = SkuPool(sku, enabled=max(0, int(used * factor) + extra), capability_status=status)
         if status == "Warning":
             pool.warning, pool.enabled = max(used, 5), 0
         subs = 2 if sku.part_number in ("SPE_E3", "DYN365_ENTERPRISE_SALES") else 1
@@ -281,17 +446,20 @@ def _pools(tenant: Tenant, rng: np.random.Generator) -> None:
             if sku.part_number in ("DYN365_ENTERPRISE_SALES", "DYN365_TEAM_MEMBERS"):
                 days = 45 + 20 * k  # renewals inside the 90-day horizon
             trial = sku.part_number == "DYN365_SALES_PREMIUM" and k == 0
-            tenant.subscriptions.append(Subscription(
-                sid, new_guid(rng), sku, total, status, trial,
-                iso(now - timedelta(days=int(rng.integers(100, 1500)))),
-                None if sku.part_number == "FLOW_FREE" else iso(now + timedelta(days=days))))
+            tenant.subscriptions.append(
+                Subscription(
+                    sid,
+                    new_guid(rng),
+                    sku,
+                    total,
+                    status,
+                    trial,
+                    iso(now - timedelta(days=int(rng.integers(100, 1500)))),
+                    None if sku.part_number == "FLOW_FREE" else iso(now + timedelta(days=days)),
+                )
+            )
             pool.subscription_ids.append(sid)
         tenant.pools.append(pool)
-    # One trial subscription beside the paid ones.
-    trial_sku = c.DYN365_SALES_PREMIUM
-    tenant.subscriptions.append(Subscription(new_guid(rng), new_guid(rng), trial_sku, 25,
-                                             "Enabled", True, iso(now - timedelta(days=10)),
-                                             iso(now + timedelta(days=20))))
 
 
 def effective_sku_ids(tenant: Tenant, user: User) -> list[str]:
@@ -308,5 +476,8 @@ def pending_groups(tenant: Tenant, user: User) -> list[str]:
     import time
 
     t = time.monotonic()
-    return [g.id for g in tenant.groups
-            if g.pending_removals.get(user.idx, 0.0) > t and g.id not in user.groups]
+    return [
+        g.id
+        for g in tenant.groups
+        if g.pending_removals.get(user.idx, 0.0) > t and g.id not in user.groups
+    ]

@@ -13,12 +13,22 @@ from .wire import Request, Response, fmt_seconds, json_response
 if TYPE_CHECKING:
     from .cloud import Cloud
 
-CONTENT_TYPE = ("application/json;odata.metadata=minimal;odata.streaming=true;"
-                "IEEE754Compatible=false;charset=utf-8")
-READ_USERS = ("User.Read.All", "User.ReadWrite.All", "Directory.Read.All",
-              "Directory.ReadWrite.All")
-READ_ORG = ("Organization.Read.All", "Directory.Read.All", "Organization.ReadWrite.All",
-            "Directory.ReadWrite.All")
+CONTENT_TYPE = (
+    "application/json;odata.metadata=minimal;odata.streaming=true;"
+    "IEEE754Compatible=false;charset=utf-8"
+)
+READ_USERS = (
+    "User.Read.All",
+    "User.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+)
+READ_ORG = (
+    "Organization.Read.All",
+    "Directory.Read.All",
+    "Organization.ReadWrite.All",
+    "Directory.ReadWrite.All",
+)
 
 
 class GraphContext:
@@ -34,8 +44,12 @@ class GraphContext:
     def require(self, *any_of: str) -> Response | None:
         if self.roles.intersection(any_of):
             return None
-        return error(self.req, 403, "Authorization_RequestDenied",
-                     "Insufficient privileges to complete the operation.")
+        return error(
+            self.req,
+            403,
+            "Authorization_RequestDenied",
+            "Insufficient privileges to complete the operation.",
+        )
 
     def ok(self, obj: Any, status: int = 200) -> Response:
         return json_response(status, obj, headers(self.req), CONTENT_TYPE)
@@ -49,29 +63,55 @@ class GraphContext:
 
 def headers(req: Request) -> list[tuple[str, str]]:
     rid = str(uuid.uuid4())
-    return [("request-id", rid), ("client-request-id", req.header("client-request-id") or rid),
-            ("x-ms-ags-diagnostic", '{"ServerInfo":{"DataCenter":"Simulated","Slice":"E",'
-             '"Ring":"1","ScaleUnit":"000","RoleInstance":"SIM"}}'),
-            ("OData-Version", "4.0"), ("Strict-Transport-Security", "max-age=31536000"),
-            ("Cache-Control", "no-cache"), ("Vary", "Accept-Encoding")]
+    return [
+        ("request-id", rid),
+        ("client-request-id", req.header("client-request-id") or rid),
+        (
+            "x-ms-ags-diagnostic",
+            '{"ServerInfo":{"DataCenter":"Simulated","Slice":"E",'
+            '"Ring":"1","ScaleUnit":"000","RoleInstance":"SIM"}}',
+        ),
+        ("OData-Version", "4.0"),
+        ("Strict-Transport-Security", "max-age=31536000"),
+        ("Cache-Control", "no-cache"),
+        ("Vary", "Accept-Encoding"),
+    ]
 
 
-def error(req: Request, status: int, code: str, message: str,
-          extra: list[tuple[str, str]] | None = None) -> Response:
+def error(
+    req: Request, status: int, code: str, message: str, extra: list[tuple[str, str]] | None = None
+) -> Response:
     hdrs = headers(req)
     rid = hdrs[0][1]
-    body = {"error": {"code": code, "message": message, "innerError": {
-        "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"), "request-id": rid,
-        "client-request-id": hdrs[1][1]}}}
+    body = {
+        "error": {
+            "code": code,
+            "message": message,
+            "innerError": {
+                "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
+                "request-id": rid,
+                "client-request-id": hdrs[1][1],
+            },
+        }
+    }
     return json_response(status, body, hdrs + list(extra or []), CONTENT_TYPE)
 
 
 def throttled(req: Request, retry_after: float, scope: str) -> Response:
     hdrs = headers(req)
-    body = {"error": {"code": "TooManyRequests", "message": "Please retry again later.",
-                      "innerError": {"code": "429", "date": datetime.now(UTC).strftime(
-                          "%Y-%m-%dT%H:%M:%S"), "message": "Please retry after",
-                          "request-id": hdrs[0][1], "status": "429"}}}
+    body = {
+        "error": {
+            "code": "TooManyRequests",
+            "message": "Please retry again later.",
+            "innerError": {
+                "code": "429",
+                "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
+                "message": "Please retry after",
+                "request-id": hdrs[0][1],
+                "status": "429",
+            },
+        }
+    }
     extra = [("Retry-After", fmt_seconds(retry_after)), ("x-ms-throttle-scope", scope)]
     return json_response(429, body, hdrs + extra, CONTENT_TYPE)
 
@@ -83,18 +123,35 @@ def authenticate(cloud: Cloud, req: Request) -> dict[str, Any] | Response:
     try:
         claims = cloud.issuer.verify(auth[7:].strip())
     except TokenError as exc:
-        message = ("Lifetime validation failed, the token is expired." if exc.reason == "expired"
-                   else "IDX14100: JWT is not well formed, there are no dots (.).")
+        message = (
+            "Lifetime validation failed, the token is expired."
+            if exc.reason == "expired"
+            else "IDX14100: JWT is not well formed, there are no dots (.)."
+        )
         if exc.reason == "invalid":
             message = "Access token validation failure. Invalid signature."
-        return error(req, 401, "InvalidAuthenticationToken", message,
-                     [("WWW-Authenticate", 'Bearer realm="", authorization_uri='
-                       f'"{cloud.base_url}/common/oauth2/authorize", client_id='
-                       '"00000003-0000-0000-c000-000000000000"')])
+        return error(
+            req,
+            401,
+            "InvalidAuthenticationToken",
+            message,
+            [
+                (
+                    "WWW-Authenticate",
+                    'Bearer realm="", authorization_uri='
+                    f'"{cloud.base_url}/common/oauth2/authorize", client_id='
+                    '"00000003-0000-0000-c000-000000000000"',
+                )
+            ],
+        )
     aud = str(claims.get("aud", "")).rstrip("/").lower()
-    if aud not in (cloud.graph_resource.lower(), "00000003-0000-0000-c000-000000000000"):
-        return error(req, 401, "InvalidAuthenticationToken",
-                     "Access token validation failure. Invalid audience.")
+    if aud != cloud.graph_resource.lower():
+        return error(
+            req,
+            401,
+            "InvalidAuthenticationToken",
+            "Access token validation failure. Invalid audience.",
+        )
     return claims
 
 
@@ -102,14 +159,17 @@ def route(cloud: Cloud, req: Request) -> Response:
     claims = authenticate(cloud, req)
     if isinstance(claims, Response):
         return claims
-    rest = req.path[len("/graph/"):]
+    rest = req.path[len("/graph/") :]
     version, _, rest = rest.partition("/")
     if version not in ("v1.0", "beta"):
         return error(req, 400, "BadRequest", f"Invalid version: {version}")
     app = str(claims.get("appid", ""))
     if cloud.storm.active():
-        return throttled(req, cloud.opts.scaled(cloud.storm.retry_after),
-                         f"Tenant_Application/ReadWrite/{app}/{cloud.tenant.id}")
+        return throttled(
+            req,
+            cloud.opts.scaled(cloud.storm.retry_after),
+            f"Tenant_Application/ReadWrite/{app}/{cloud.tenant.id}",
+        )
     opts = cloud.opts
     wait = cloud.graph_window.hit(app, opts.graph_requests_per_10s, opts.scaled(10.0))
     if wait is None and rest.lower().startswith("auditlogs/signins"):
@@ -144,10 +204,16 @@ def route(cloud: Cloud, req: Request) -> Response:
         return graph_groups.list_members(ctx, parts[1])
     if len(low) == 4 and low[0] == "groups" and low[2:] == ["members", "$ref"] and m == "POST":
         return graph_groups.add_member(ctx, parts[1])
-    if (len(low) == 5 and low[0] == "groups" and low[2] == "members" and low[4] == "$ref"
-            and m == "DELETE"):
+    if (
+        len(low) == 5
+        and low[0] == "groups"
+        and low[2] == "members"
+        and low[4] == "$ref"
+        and m == "DELETE"
+    ):
         return graph_groups.remove_member(ctx, parts[1], parts[3])
     if low == ["auditlogs", "signins"] and m == "GET":
         return graph_signins.list_signins(ctx)
-    return error(req, 400, "BadRequest",
-                 f"Resource not found for the segment '{parts[0] if parts else ''}'.")
+    return error(
+        req, 400, "BadRequest", f"Resource not found for the segment '{parts[0] if parts else ''}'."
+    )

@@ -6,15 +6,19 @@ from typing import TYPE_CHECKING, Any
 
 from .generate import effective_sku_ids
 from .graph_query import parse_select
-from .odata import ODataError, parse_filter
+from .odata import ODataError, dict_getter, parse_filter
 from .odata import evaluate as odata_evaluate
 from .wire import Response
 
 if TYPE_CHECKING:
     from .graph import GraphContext
 
-READ_ORG = ("Organization.Read.All", "Directory.Read.All", "Organization.ReadWrite.All",
-            "Directory.ReadWrite.All")
+READ_ORG = (
+    "Organization.Read.All",
+    "Directory.Read.All",
+    "Organization.ReadWrite.All",
+    "Directory.ReadWrite.All",
+)
 AAD_PREMIUM_PLAN = "41781fb2-bc02-4b7c-bd55-b576c07bb09d"
 
 
@@ -24,8 +28,9 @@ def _project(items: list[dict[str, Any]], fields: list[str] | None) -> list[dict
     return [{k: v for k, v in item.items() if k in fields} for item in items]
 
 
-def _select(ctx: GraphContext, entity: str, items: list[dict[str, Any]]) -> Response | list[
-        dict[str, Any]]:
+def _select(
+    ctx: GraphContext, entity: str, items: list[dict[str, Any]]
+) -> Response | list[dict[str, Any]]:
     if not ctx.req.query.get("$select"):
         return items
     known = set(items[0]) if items else {"id"}
@@ -45,24 +50,53 @@ def organization(ctx: GraphContext) -> Response:
         for name, plan_id in pool.sku.service_plans:
             if plan_id == AAD_PREMIUM_PLAN and not tenant.has_p1:
                 continue
-            plans.append({"assignedDateTime": tenant.created_at, "capabilityStatus": "Enabled",
-                          "service": name, "servicePlanId": plan_id})
+            plans.append(
+                {
+                    "assignedDateTime": tenant.created_at,
+                    "capabilityStatus": "Enabled",
+                    "service": name,
+                    "servicePlanId": plan_id,
+                }
+            )
     org = {
-        "id": tenant.id, "deletedDateTime": None, "businessPhones": ["+1 425 555 0100"],
-        "city": "Redmond", "country": None, "countryLetterCode": "US",
-        "createdDateTime": tenant.created_at, "defaultUsageLocation": "US",
-        "displayName": tenant.display_name, "marketingNotificationEmails": [],
+        "id": tenant.id,
+        "deletedDateTime": None,
+        "businessPhones": ["+1 425 555 0100"],
+        "city": "Redmond",
+        "country": None,
+        "countryLetterCode": "US",
+        "createdDateTime": tenant.created_at,
+        "defaultUsageLocation": "US",
+        "displayName": tenant.display_name,
+        "marketingNotificationEmails": [],
         "onPremisesLastSyncDateTime": tenant.now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "onPremisesSyncEnabled": True, "postalCode": "98052", "preferredLanguage": "en",
-        "securityComplianceNotificationMails": [], "securityComplianceNotificationPhones": [],
-        "state": "WA", "street": "1 Contoso Way", "technicalNotificationMails": [],
+        "onPremisesSyncEnabled": True,
+        "postalCode": "98052",
+        "preferredLanguage": "en",
+        "securityComplianceNotificationMails": [],
+        "securityComplianceNotificationPhones": [],
+        "state": "WA",
+        "street": "1 Contoso Way",
+        "technicalNotificationMails": [],
         "tenantType": "AAD",
-        "assignedPlans": plans, "provisionedPlans": [],
+        "assignedPlans": plans,
+        "provisionedPlans": [],
         "verifiedDomains": [
-            {"capabilities": "Email, OfficeCommunicationsOnline", "isDefault": True,
-             "isInitial": False, "name": tenant.domain, "type": "Managed"},
-            {"capabilities": "Email, OfficeCommunicationsOnline", "isDefault": False,
-             "isInitial": True, "name": tenant.initial_domain, "type": "Managed"}],
+            {
+                "capabilities": "Email, OfficeCommunicationsOnline",
+                "isDefault": True,
+                "isInitial": False,
+                "name": tenant.domain,
+                "type": "Managed",
+            },
+            {
+                "capabilities": "Email, OfficeCommunicationsOnline",
+                "isDefault": False,
+                "isInitial": True,
+                "name": tenant.initial_domain,
+                "type": "Managed",
+            },
+        ],
     }
     value = _select(ctx, "organization", [org])
     if isinstance(value, Response):
@@ -95,19 +129,34 @@ def subscribed_skus(ctx: GraphContext) -> Response:
     items = []
     for pool in tenant.pools:
         sku = pool.sku
-        items.append({
-            "accountName": "Contoso", "accountId": tenant.id, "appliesTo": sku.applies_to,
-            "capabilityStatus": pool.capability_status,
-            "consumedUnits": used.get(sku.sku_id, 0),
-            "id": f"{tenant.id}_{sku.sku_id}",
-            "skuId": sku.sku_id, "skuPartNumber": sku.part_number,
-            "subscriptionIds": list(pool.subscription_ids),
-            "prepaidUnits": {"enabled": pool.enabled, "suspended": pool.suspended,
-                             "warning": pool.warning, "lockedOut": pool.locked_out},
-            "servicePlans": [{"servicePlanId": pid, "servicePlanName": name,
-                              "provisioningStatus": "Success", "appliesTo": sku.applies_to}
-                             for name, pid in sku.service_plans],
-        })
+        items.append(
+            {
+                "accountName": "Contoso",
+                "accountId": tenant.id,
+                "appliesTo": sku.applies_to,
+                "capabilityStatus": pool.capability_status,
+                "consumedUnits": used.get(sku.sku_id, 0),
+                "id": f"{tenant.id}_{sku.sku_id}",
+                "skuId": sku.sku_id,
+                "skuPartNumber": sku.part_number,
+                "subscriptionIds": list(pool.subscription_ids),
+                "prepaidUnits": {
+                    "enabled": pool.enabled,
+                    "suspended": pool.suspended,
+                    "warning": pool.warning,
+                    "lockedOut": pool.locked_out,
+                },
+                "servicePlans": [
+                    {
+                        "servicePlanId": pid,
+                        "servicePlanName": name,
+                        "provisioningStatus": "Success",
+                        "appliesTo": sku.applies_to,
+                    }
+                    for name, pid in sku.service_plans
+                ],
+            }
+        )
     value = _select(ctx, "subscribedSku", items)
     if isinstance(value, Response):
         return value
@@ -120,17 +169,31 @@ def subscriptions(ctx: GraphContext) -> Response:
         return denied
     items = []
     for s in ctx.cloud.tenant.subscriptions:
-        items.append({
-            "id": s.id, "commerceSubscriptionId": s.commerce_id, "createdDateTime": s.created,
-            "isTrial": s.is_trial, "nextLifecycleDateTime": s.next_lifecycle, "ownerId": None,
-            "ownerTenantId": None, "ownerType": None, "skuId": s.sku.sku_id,
-            "skuPartNumber": s.sku.part_number, "status": s.status,
-            "totalLicenses": s.total,
-            "serviceStatus": [{"servicePlanId": pid, "servicePlanName": name,
-                               "provisioningStatus": "Success",
-                               "appliesTo": s.sku.applies_to}
-                              for name, pid in s.sku.service_plans],
-        })
+        items.append(
+            {
+                "id": s.id,
+                "commerceSubscriptionId": s.commerce_id,
+                "createdDateTime": s.created,
+                "isTrial": s.is_trial,
+                "nextLifecycleDateTime": s.next_lifecycle,
+                "ownerId": None,
+                "ownerTenantId": None,
+                "ownerType": None,
+                "skuId": s.sku.sku_id,
+                "skuPartNumber": s.sku.part_number,
+                "status": s.status,
+                "totalLicenses": s.total,
+                "serviceStatus": [
+                    {
+                        "servicePlanId": pid,
+                        "servicePlanName": name,
+                        "provisioningStatus": "Success",
+                        "appliesTo": s.sku.applies_to,
+                    }
+                    for name, pid in s.sku.service_plans
+                ],
+            }
+        )
     value = _select(ctx, "companySubscription", items)
     if isinstance(value, Response):
         return value
@@ -138,33 +201,52 @@ def subscriptions(ctx: GraphContext) -> Response:
 
 
 def applications(ctx: GraphContext) -> Response:
-    denied = ctx.require("Application.Read.All", "Application.ReadWrite.All",
-                         "Directory.Read.All")
+    denied = ctx.require("Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All")
     if denied:
         return denied
     app = ctx.cloud.tenant.app
-    start = (ctx.cloud.tenant.now.replace(year=ctx.cloud.tenant.now.year - 1)
-             .strftime("%Y-%m-%dT%H:%M:%SZ"))
+    start = ctx.cloud.tenant.now.replace(year=ctx.cloud.tenant.now.year - 1).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
     keys = []
     seen: set[int] = set()
     for cert in app.certificates.values():
         if id(cert) in seen:
             continue
         seen.add(id(cert))
-        keys.append({"customKeyIdentifier": cert.fingerprint(
-            __import__("cryptography.hazmat.primitives.hashes", fromlist=["SHA1"]).SHA1()
-        ).hex().upper(), "displayName": "CN=license-analyzer",
-            "endDateTime": cert.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "keyId": f"{cert.serial_number:032x}"[:32], "startDateTime": start,
-            "type": "AsymmetricX509Cert", "usage": "Verify", "key": None})
+        keys.append(
+            {
+                "customKeyIdentifier": cert.fingerprint(
+                    __import__("cryptography.hazmat.primitives.hashes", fromlist=["SHA1"]).SHA1()
+                )
+                .hex()
+                .upper(),
+                "displayName": "CN=license-analyzer",
+                "endDateTime": cert.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "keyId": f"{cert.serial_number:032x}"[:32],
+                "startDateTime": start,
+                "type": "AsymmetricX509Cert",
+                "usage": "Verify",
+                "key": None,
+            }
+        )
     item = {
-        "id": app.app_object_id, "appId": app.client_id, "displayName": app.display_name,
-        "createdDateTime": start, "signInAudience": "AzureADMyOrg",
-        "passwordCredentials": [{
-            "customKeyIdentifier": None, "displayName": "license-analyzer",
-            "endDateTime": app.secret_expires_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "hint": app.client_secret[:3], "keyId": app.secret_id, "secretText": None,
-            "startDateTime": start}],
+        "id": app.app_object_id,
+        "appId": app.client_id,
+        "displayName": app.display_name,
+        "createdDateTime": start,
+        "signInAudience": "AzureADMyOrg",
+        "passwordCredentials": [
+            {
+                "customKeyIdentifier": None,
+                "displayName": "license-analyzer",
+                "endDateTime": app.secret_expires_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "hint": app.client_secret[:3],
+                "keyId": app.secret_id,
+                "secretText": None,
+                "startDateTime": start,
+            }
+        ],
         "keyCredentials": keys,
     }
     items = [item]
@@ -172,7 +254,7 @@ def applications(ctx: GraphContext) -> Response:
     if flt:
         try:
             node = parse_filter(flt)
-            items = [i for i in items if odata_evaluate(node, lambda p, i=i: i.get(p))]
+            items = [i for i in items if odata_evaluate(node, dict_getter(i))]
         except ODataError as exc:
             return ctx.error(400, "BadRequest", f"Invalid filter clause: {exc}")
     value = _select(ctx, "application", items)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -17,18 +18,50 @@ from .wire import Response
 if TYPE_CHECKING:
     from .graph import GraphContext
 
-READ = ("GroupMember.Read.All", "Group.Read.All", "Directory.Read.All", "Group.ReadWrite.All",
-        "GroupMember.ReadWrite.All", "Directory.ReadWrite.All")
+READ = (
+    "GroupMember.Read.All",
+    "Group.Read.All",
+    "Directory.Read.All",
+    "Group.ReadWrite.All",
+    "GroupMember.ReadWrite.All",
+    "Directory.ReadWrite.All",
+)
 WRITE = ("GroupMember.ReadWrite.All", "Group.ReadWrite.All", "Directory.ReadWrite.All")
-DEFAULT = ["id", "deletedDateTime", "classification", "createdDateTime", "creationOptions",
-           "description", "displayName", "expirationDateTime", "groupTypes",
-           "isAssignableToRole", "mail", "mailEnabled", "mailNickname", "membershipRule",
-           "membershipRuleProcessingState", "onPremisesDomainName",
-           "onPremisesLastSyncDateTime", "onPremisesNetBiosName", "onPremisesSamAccountName",
-           "onPremisesSecurityIdentifier", "onPremisesSyncEnabled", "preferredDataLocation",
-           "preferredLanguage", "proxyAddresses", "renewedDateTime", "resourceBehaviorOptions",
-           "resourceProvisioningOptions", "securityEnabled", "securityIdentifier", "theme",
-           "visibility", "onPremisesProvisioningErrors", "serviceProvisioningErrors"]
+DEFAULT = [
+    "id",
+    "deletedDateTime",
+    "classification",
+    "createdDateTime",
+    "creationOptions",
+    "description",
+    "displayName",
+    "expirationDateTime",
+    "groupTypes",
+    "isAssignableToRole",
+    "mail",
+    "mailEnabled",
+    "mailNickname",
+    "membershipRule",
+    "membershipRuleProcessingState",
+    "onPremisesDomainName",
+    "onPremisesLastSyncDateTime",
+    "onPremisesNetBiosName",
+    "onPremisesSamAccountName",
+    "onPremisesSecurityIdentifier",
+    "onPremisesSyncEnabled",
+    "preferredDataLocation",
+    "preferredLanguage",
+    "proxyAddresses",
+    "renewedDateTime",
+    "resourceBehaviorOptions",
+    "resourceProvisioningOptions",
+    "securityEnabled",
+    "securityIdentifier",
+    "theme",
+    "visibility",
+    "onPremisesProvisioningErrors",
+    "serviceProvisioningErrors",
+]
 KNOWN = set(DEFAULT) | {"assignedLicenses", "licenseProcessingState"}
 
 
@@ -36,31 +69,45 @@ def render(ctx: GraphContext, g: Group, fields: list[str]) -> dict[str, Any]:
     domain = ctx.cloud.tenant.domain
     dynamic = "DynamicMembership" in g.group_types
     full: dict[str, Any] = {
-        "id": g.id, "deletedDateTime": None, "classification": None,
-        "createdDateTime": g.created, "creationOptions": [], "description": g.description,
-        "displayName": g.display_name, "expirationDateTime": None,
-        "groupTypes": list(g.group_types), "isAssignableToRole": None,
+        "id": g.id,
+        "deletedDateTime": None,
+        "classification": None,
+        "createdDateTime": g.created,
+        "creationOptions": [],
+        "description": g.description,
+        "displayName": g.display_name,
+        "expirationDateTime": None,
+        "groupTypes": list(g.group_types),
+        "isAssignableToRole": None,
         "mail": f"{g.mail_nickname}@{domain}" if g.mail_enabled else None,
-        "mailEnabled": g.mail_enabled, "mailNickname": g.mail_nickname,
+        "mailEnabled": g.mail_enabled,
+        "mailNickname": g.mail_nickname,
         "membershipRule": g.membership_rule,
         "membershipRuleProcessingState": "On" if dynamic else None,
         "onPremisesDomainName": "corp.contoso.com" if g.on_prem_sync else None,
         "onPremisesLastSyncDateTime": g.created if g.on_prem_sync else None,
         "onPremisesNetBiosName": "CORP" if g.on_prem_sync else None,
         "onPremisesSamAccountName": g.mail_nickname if g.on_prem_sync else None,
-        "onPremisesSecurityIdentifier": ("S-1-5-21-1004336348-1177238915-682003330-51213"
-                                         if g.on_prem_sync else None),
+        "onPremisesSecurityIdentifier": (
+            "S-1-5-21-1004336348-1177238915-682003330-51213" if g.on_prem_sync else None
+        ),
         "onPremisesSyncEnabled": True if g.on_prem_sync else None,
-        "preferredDataLocation": None, "preferredLanguage": None,
+        "preferredDataLocation": None,
+        "preferredLanguage": None,
         "proxyAddresses": [f"SMTP:{g.mail_nickname}@{domain}"] if g.mail_enabled else [],
-        "renewedDateTime": g.created, "resourceBehaviorOptions": [],
-        "resourceProvisioningOptions": [], "securityEnabled": g.security_enabled,
+        "renewedDateTime": g.created,
+        "resourceBehaviorOptions": [],
+        "resourceProvisioningOptions": [],
+        "securityEnabled": g.security_enabled,
         "securityIdentifier": "S-1-12-1-" + str(int(g.id[:8], 16)),
-        "theme": None, "visibility": "Private" if "Unified" in g.group_types else None,
-        "onPremisesProvisioningErrors": [], "serviceProvisioningErrors": [],
+        "theme": None,
+        "visibility": "Private" if "Unified" in g.group_types else None,
+        "onPremisesProvisioningErrors": [],
+        "serviceProvisioningErrors": [],
         "assignedLicenses": [{"disabledPlans": list(p), "skuId": s} for s, p in g.licenses],
-        "licenseProcessingState": {"state": "ProcessingComplete" if not g.pending_removals
-                                   else "ProcessingInProgress"},
+        "licenseProcessingState": {
+            "state": "ProcessingComplete" if not g.pending_removals else "ProcessingInProgress"
+        },
     }
     return {f: full[f] for f in fields}
 
@@ -77,8 +124,7 @@ def list_groups(ctx: GraphContext) -> Response:
     if flt:
         try:
             node = parse_filter(flt)
-            groups = [g for g in groups if odata_evaluate(
-                node, lambda p, g=g: render(ctx, g, [_field(p)])[_field(p)])]
+            groups = [g for g in groups if odata_evaluate(node, _group_getter(ctx, g))]
         except (ODataError, KeyError) as exc:
             return ctx.error(400, "Request_UnsupportedQuery", f"Invalid filter clause: {exc}")
     top = parse_top(ctx, 100, 999)
@@ -90,8 +136,16 @@ def list_groups(ctx: GraphContext) -> Response:
     body: dict[str, Any] = {"@odata.context": ctx.context("groups")}
     if offset + top < len(groups):
         body["@odata.nextLink"] = next_link(ctx, offset + top)
-    body["value"] = [render(ctx, g, fields) for g in groups[offset:offset + top]]
+    body["value"] = [render(ctx, g, fields) for g in groups[offset : offset + top]]
     return ctx.ok(body)
+
+
+def _group_getter(ctx: GraphContext, g: Group) -> Callable[[str], Any]:
+    def get(path: str) -> Any:
+        name = _field(path)
+        return render(ctx, g, [name])[name]
+
+    return get
 
 
 def _field(path: str) -> str:
@@ -130,8 +184,11 @@ def list_members(ctx: GraphContext, gid: str) -> Response:
     if isinstance(fields, Response):
         return fields
     if "signInActivity" in fields:
-        return ctx.error(400, "Request_BadRequest",
-                         "Property 'signInActivity' is not supported on this endpoint.")
+        return ctx.error(
+            400,
+            "Request_BadRequest",
+            "Property 'signInActivity' is not supported on this endpoint.",
+        )
     top = parse_top(ctx, 100, 999)
     if isinstance(top, Response):
         return top
@@ -144,9 +201,10 @@ def list_members(ctx: GraphContext, gid: str) -> Response:
     body: dict[str, Any] = {"@odata.context": ctx.context("directoryObjects")}
     if offset + size < len(members):
         body["@odata.nextLink"] = next_link(ctx, offset + size)
-    body["value"] = [{"@odata.type": "#microsoft.graph.user",
-                      **graph_users.render(ctx, users[i], fields)}
-                     for i in members[offset:offset + size]]
+    body["value"] = [
+        {"@odata.type": "#microsoft.graph.user", **graph_users.render(ctx, users[i], fields)}
+        for i in members[offset : offset + size]
+    ]
     return ctx.ok(body)
 
 
@@ -154,17 +212,25 @@ def _refuse(ctx: GraphContext, g: Group) -> Response | None:
     if not ctx.cloud.opts.traps.group_removal_refusals:
         return None
     if "DynamicMembership" in g.group_types:
-        return ctx.error(400, "Request_BadRequest",
-                         "Insufficient privileges to complete the operation. Members of a "
-                         "group with dynamic membership can't be added or removed manually.")
+        return ctx.error(
+            400,
+            "Request_BadRequest",
+            "Insufficient privileges to complete the operation. Members of a "
+            "group with dynamic membership can't be added or removed manually.",
+        )
     if g.on_prem_sync:
-        return ctx.error(400, "Request_BadRequest",
-                         "Unable to update the specified properties for on-premises mastered "
-                         "Directory Sync objects or objects currently undergoing migration.")
+        return ctx.error(
+            400,
+            "Request_BadRequest",
+            "Unable to update the specified properties for on-premises mastered "
+            "Directory Sync objects or objects currently undergoing migration.",
+        )
     if g.mail_enabled and "Unified" not in g.group_types:
-        return ctx.error(400, "Request_BadRequest",
-                         "Cannot Update a mail-enabled security groups and or distribution "
-                         "list.")
+        return ctx.error(
+            400,
+            "Request_BadRequest",
+            "Cannot Update a mail-enabled security groups and or distribution list.",
+        )
     return None
 
 
@@ -182,16 +248,19 @@ def remove_member(ctx: GraphContext, gid: str, uid: str) -> Response:
             return refused
         user = tenant.users_by_id.get(uid.lower())
         if user is None or user.idx not in g.members:
-            return ctx.error(404, "Request_ResourceNotFound",
-                             "One or more removed object references do not exist for the "
-                             "following modified properties: 'members'.")
+            return ctx.error(
+                404,
+                "Request_ResourceNotFound",
+                "One or more removed object references do not exist for the "
+                "following modified properties: 'members'.",
+            )
         g.members.remove(user.idx)
         user.groups.discard(g.id)
         if ctx.cloud.opts.traps.async_group_licensing and g.licenses:
             # Entra takes the inherited licences away a little later, not in this call.
-            g.pending_removals[user.idx] = (time.monotonic()
-                                            + ctx.cloud.opts.scaled(
-                                                ctx.cloud.opts.group_processing_s))
+            g.pending_removals[user.idx] = time.monotonic() + ctx.cloud.opts.scaled(
+                ctx.cloud.opts.group_processing_s
+            )
         tenant.touch()
     return Response(204, b"", graph_headers(ctx))
 
@@ -217,9 +286,12 @@ def add_member(ctx: GraphContext, gid: str) -> Response:
         if user is None:
             return graph_users.not_found(ctx, uid)
         if user.idx in g.members:
-            return ctx.error(400, "Request_BadRequest",
-                             "One or more added object references already exist for the "
-                             "following modified properties: 'members'.")
+            return ctx.error(
+                400,
+                "Request_BadRequest",
+                "One or more added object references already exist for the "
+                "following modified properties: 'members'.",
+            )
         g.members.append(user.idx)
         g.pending_removals.pop(user.idx, None)
         user.groups.add(g.id)

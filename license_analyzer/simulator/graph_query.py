@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from typing import TYPE_CHECKING
 
 from .paging import SkiptokenError, build_link, fingerprint, graph_offset, graph_token
@@ -11,8 +12,9 @@ if TYPE_CHECKING:
     from .graph import GraphContext
 
 
-def parse_select(ctx: GraphContext, entity: str, known: set[str],
-                 default: list[str]) -> list[str] | Response:
+def parse_select(
+    ctx: GraphContext, entity: str, known: set[str], default: list[str]
+) -> list[str] | Response:
     raw = ctx.req.query.get("$select")
     if not raw:
         return list(default)
@@ -22,9 +24,11 @@ def parse_select(ctx: GraphContext, entity: str, known: set[str],
     for f in fields:
         name = lower.get(f.lower())
         if name is None:
-            return ctx.error(400, "Request_BadRequest",
-                             f"Could not find a property named '{f}' on type "
-                             f"'microsoft.graph.{entity}'.")
+            return ctx.error(
+                400,
+                "Request_BadRequest",
+                f"Could not find a property named '{f}' on type 'microsoft.graph.{entity}'.",
+            )
         out.append(name)
     if "id" not in out:
         out.append("id")
@@ -40,16 +44,19 @@ def parse_top(ctx: GraphContext, default: int, hard_max: int) -> int | Response:
     except ValueError:
         return ctx.error(400, "Request_BadRequest", f"Invalid $top value '{raw}'.")
     if top < 1 or top > hard_max:
-        return ctx.error(400, "Request_UnsupportedQuery",
-                         f"Invalid page size specified: '{top}'. Must be between 1 and "
-                         f"{hard_max} inclusive.")
+        return ctx.error(
+            400,
+            "Request_UnsupportedQuery",
+            f"Invalid page size specified: '{top}'. Must be between 1 and {hard_max} inclusive.",
+        )
     return top
 
 
 def query_fingerprint(ctx: GraphContext) -> str:
     q = ctx.req.query
-    return fingerprint(ctx.req.path.lower(), *(f"{k}={q[k]}" for k in sorted(q)
-                                               if k != "$skiptoken"))
+    return fingerprint(
+        ctx.req.path.lower(), *(f"{k}={q[k]}" for k in sorted(q) if k != "$skiptoken")
+    )
 
 
 def start_offset(ctx: GraphContext) -> int | Response:
@@ -65,7 +72,7 @@ def start_offset(ctx: GraphContext) -> int | Response:
 def next_link(ctx: GraphContext, offset: int) -> str:
     params = [(k, v) for k, v in ctx.req.query.items() if k != "$skiptoken"]
     params.append(("$skiptoken", graph_token(offset, query_fingerprint(ctx))))
-    path = ctx.req.path[len("/graph/v1.0"):]
+    path = ctx.req.path[len("/graph/v1.0") :]
     return build_link(ctx.root + path, params)
 
 
@@ -73,4 +80,4 @@ def short_page(size: int, offset: int, enabled: bool) -> int:
     """Graph may return fewer items than $top even when more follow."""
     if not enabled or size < 8:
         return size
-    return size - (offset * 2654435761 % 97) % max(1, size // 8)
+    return size - zlib.crc32(f"page{offset}".encode()) % (size // 8 + 1)

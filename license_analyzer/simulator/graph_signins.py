@@ -18,8 +18,11 @@ if TYPE_CHECKING:
     from .graph import GraphContext
 
 RETENTION_DAYS = 30
-CITIES = (("Redmond", "Washington", "US", 47.68, -122.12), ("Dublin", "Dublin", "IE", 53.35,
-          -6.26), ("Munich", "Bavaria", "DE", 48.14, 11.58))
+CITIES = (
+    ("Redmond", "Washington", "US", 47.68, -122.12),
+    ("Dublin", "Dublin", "IE", 53.35, -6.26),
+    ("Munich", "Bavaria", "DE", 48.14, 11.58),
+)
 
 
 def _ops(op: str, col: npt.NDArray[Any], value: Any) -> npt.NDArray[np.bool_]:
@@ -77,8 +80,14 @@ def _matches(ctx: GraphContext, flt: str | None) -> npt.NDArray[np.int64]:
             if p == "status/errorcode":
                 return _ops(op, e, code(ERRORS, str(val)))
             if p in ("userid", "userprincipalname"):
-                target = next((x.idx for x in users if (x.id if p == "userid" else x.upn.lower())
-                               == str(val).lower()), -1)
+                target = next(
+                    (
+                        x.idx
+                        for x in users
+                        if (x.id if p == "userid" else x.upn.lower()) == str(val).lower()
+                    ),
+                    -1,
+                )
                 return _ops(op, u, target)
             raise ODataError(f"Invalid filter clause: property '{path}' is not supported.")
 
@@ -101,27 +110,52 @@ def render(ctx: GraphContext, i: int) -> dict[str, Any]:
     code, reason = ERRORS[int(s.error[i])]
     city, state, country, lat, lon = CITIES[user.idx % len(CITIES)]
     ts = int(s.t[i])
-    sid = uuid.UUID(int=(ctx.cloud.opts.seed * 1_000_003 + i * 2654435761) % (1 << 128)
-                    | (1 << 127))
+    sid = uuid.UUID(
+        int=(ctx.cloud.opts.seed * 1_000_003 + i * 2654435761) % (1 << 128) | (1 << 127)
+    )
     return {
-        "id": str(sid), "createdDateTime": datetime.fromtimestamp(ts, UTC).strftime(
-            "%Y-%m-%dT%H:%M:%SZ"),
-        "userDisplayName": user.display_name, "userPrincipalName": user.upn.lower(),
-        "userId": user.id, "appId": app_id, "appDisplayName": app_name,
-        "ipAddress": f"203.0.113.{user.idx % 250 + 1}", "clientAppUsed": "Browser",
+        "id": str(sid),
+        "createdDateTime": datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "userDisplayName": user.display_name,
+        "userPrincipalName": user.upn.lower(),
+        "userId": user.id,
+        "appId": app_id,
+        "appDisplayName": app_name,
+        "ipAddress": f"203.0.113.{user.idx % 250 + 1}",
+        "clientAppUsed": "Browser",
         "correlationId": str(uuid.uuid5(sid, "correlation")),
-        "conditionalAccessStatus": "notApplied", "isInteractive": True,
-        "riskDetail": "none", "riskLevelAggregated": "none", "riskLevelDuringSignIn": "none",
-        "riskState": "none", "riskEventTypes": [], "riskEventTypes_v2": [],
-        "resourceDisplayName": res_name, "resourceId": res_id,
-        "status": {"errorCode": code, "failureReason": reason or "Other.",
-                   "additionalDetails": None if code == 0 else
-                   "The user didn't enter the right credentials."},
-        "deviceDetail": {"deviceId": "", "displayName": "", "operatingSystem": "Windows10",
-                         "browser": "Edge 131.0.0", "isCompliant": False, "isManaged": False,
-                         "trustType": ""},
-        "location": {"city": city, "state": state, "countryOrRegion": country,
-                     "geoCoordinates": {"altitude": None, "latitude": lat, "longitude": lon}},
+        "conditionalAccessStatus": "notApplied",
+        "isInteractive": True,
+        "riskDetail": "none",
+        "riskLevelAggregated": "none",
+        "riskLevelDuringSignIn": "none",
+        "riskState": "none",
+        "riskEventTypes": [],
+        "riskEventTypes_v2": [],
+        "resourceDisplayName": res_name,
+        "resourceId": res_id,
+        "status": {
+            "errorCode": code,
+            "failureReason": reason,
+            "additionalDetails": None
+            if code == 0
+            else "The user didn't enter the right credentials.",
+        },
+        "deviceDetail": {
+            "deviceId": "",
+            "displayName": None,
+            "operatingSystem": "Windows 10",
+            "browser": "Edge 131.0.0",
+            "isCompliant": None,
+            "isManaged": None,
+            "trustType": None,
+        },
+        "location": {
+            "city": city,
+            "state": state,
+            "countryOrRegion": country,
+            "geoCoordinates": {"altitude": None, "latitude": lat, "longitude": lon},
+        },
         "appliedConditionalAccessPolicies": [],
     }
 
@@ -131,8 +165,11 @@ def list_signins(ctx: GraphContext) -> Response:
     if denied:
         return denied
     if not ctx.cloud.tenant.has_p1:
-        return ctx.error(403, "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
-                         "Neither tenant is B2C or tenant doesn't have premium license")
+        return ctx.error(
+            403,
+            "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+            "Neither tenant is B2C or tenant doesn't have premium license",
+        )
     top = parse_top(ctx, 1000, 1000)
     if isinstance(top, Response):
         return top
@@ -143,7 +180,7 @@ def list_signins(ctx: GraphContext) -> Response:
         idx = _matches(ctx, ctx.req.query.get("$filter"))
     except ODataError as exc:
         return ctx.error(400, "Request_UnsupportedQuery", str(exc))
-    chunk = idx[offset:offset + top]
+    chunk = idx[offset : offset + top]
     body: dict[str, Any] = {"@odata.context": ctx.context("auditLogs/signIns")}
     if offset + top < len(idx):
         body["@odata.nextLink"] = next_link(ctx, offset + top)

@@ -21,12 +21,35 @@ from .wire import Response
 if TYPE_CHECKING:
     from .graph import GraphContext
 
-DEFAULT = ["businessPhones", "displayName", "givenName", "jobTitle", "mail", "mobilePhone",
-           "officeLocation", "preferredLanguage", "surname", "userPrincipalName", "id"]
-KNOWN = set(DEFAULT) | {"accountEnabled", "userType", "department", "createdDateTime",
-                        "assignedLicenses", "licenseAssignmentStates", "signInActivity",
-                        "usageLocation", "onPremisesSyncEnabled", "companyName",
-                        "mailNickname", "employeeId", "assignedPlans", "proxyAddresses"}
+DEFAULT = [
+    "businessPhones",
+    "displayName",
+    "givenName",
+    "jobTitle",
+    "mail",
+    "mobilePhone",
+    "officeLocation",
+    "preferredLanguage",
+    "surname",
+    "userPrincipalName",
+    "id",
+]
+KNOWN = set(DEFAULT) | {
+    "accountEnabled",
+    "userType",
+    "department",
+    "createdDateTime",
+    "assignedLicenses",
+    "licenseAssignmentStates",
+    "signInActivity",
+    "usageLocation",
+    "onPremisesSyncEnabled",
+    "companyName",
+    "mailNickname",
+    "employeeId",
+    "assignedPlans",
+    "proxyAddresses",
+}
 ADVANCED_FUNCS = {"endswith", "contains"}
 NEVER = 0
 
@@ -71,27 +94,33 @@ def sign_in_activity(ctx: GraphContext, user: User, raw: bool = False) -> dict[s
     elif ls:
         noninteractive = min(now_ts, ls + 3 * 3600)
     if raw:
-        return {"lastSignInDateTime": _iso(li) if li else None,
-                "lastSuccessfulSignInDateTime": _iso(ls) if ls else None,
-                "lastNonInteractiveSignInDateTime": _iso(noninteractive) if noninteractive
-                else None}
+        return {
+            "lastSignInDateTime": _iso(li) if li else None,
+            "lastSuccessfulSignInDateTime": _iso(ls) if ls else None,
+            "lastNonInteractiveSignInDateTime": _iso(noninteractive) if noninteractive else None,
+        }
     sentinel = ctx.cloud.opts.traps.sentinel_dates
     if not li and not noninteractive:
         if not sentinel or user.idx % 3 == 0:
             return None
         empty = "0001-01-01T00:00:00Z" if user.idx % 3 == 1 else ""
-        return {"lastSignInDateTime": empty, "lastSignInRequestId": "",
-                "lastNonInteractiveSignInDateTime": "0001-01-01T00:00:00Z",
-                "lastNonInteractiveSignInRequestId": "", "lastSuccessfulSignInDateTime": "",
-                "lastSuccessfulSignInRequestId": ""}
+        return {
+            "lastSignInDateTime": empty,
+            "lastSignInRequestId": "",
+            "lastNonInteractiveSignInDateTime": "0001-01-01T00:00:00Z",
+            "lastNonInteractiveSignInRequestId": "",
+            "lastSuccessfulSignInDateTime": "",
+            "lastSuccessfulSignInRequestId": "",
+        }
     blank_dt = "0001-01-01T00:00:00Z" if sentinel else None
     blank = "" if sentinel else None
     return {
         "lastSignInDateTime": _iso(li) if li else blank_dt,
         "lastSignInRequestId": _request_id(user, li) if li else blank,
         "lastNonInteractiveSignInDateTime": _iso(noninteractive) if noninteractive else blank_dt,
-        "lastNonInteractiveSignInRequestId": (_request_id(user, noninteractive)
-                                              if noninteractive else blank),
+        "lastNonInteractiveSignInRequestId": (
+            _request_id(user, noninteractive) if noninteractive else blank
+        ),
         "lastSuccessfulSignInDateTime": _iso(ls) if ls else blank,
         "lastSuccessfulSignInRequestId": _request_id(user, ls) if ls else blank,
     }
@@ -107,8 +136,15 @@ def assigned_licenses(ctx: GraphContext, user: User) -> list[dict[str, Any]]:
     for sku_id in effective_sku_ids(tenant, user):
         plans = user.direct.get(sku_id)
         if plans is None:
-            plans = next((p for g in sorted(user.groups) + pending_groups(tenant, user)
-                          for s, p in tenant.groups_by_id[g].licenses if s == sku_id), [])
+            plans = next(
+                (
+                    p
+                    for g in sorted(user.groups) + pending_groups(tenant, user)
+                    for s, p in tenant.groups_by_id[g].licenses
+                    if s == sku_id
+                ),
+                [],
+            )
         out.append({"disabledPlans": list(plans), "skuId": _sku(user, sku_id)})
     return out
 
@@ -119,15 +155,29 @@ def license_states(ctx: GraphContext, user: User) -> list[dict[str, Any]]:
     state = " Active " if user.padded_state else "Active"
     out = []
     for sku_id, plans in user.direct.items():
-        out.append({"assignedByGroup": None, "disabledPlans": list(plans), "error": err,
-                    "lastUpdatedDateTime": user.direct_dates.get(sku_id),
-                    "skuId": _sku(user, sku_id), "state": state})
+        out.append(
+            {
+                "assignedByGroup": None,
+                "disabledPlans": list(plans),
+                "error": err,
+                "lastUpdatedDateTime": user.direct_dates.get(sku_id),
+                "skuId": _sku(user, sku_id),
+                "state": state,
+            }
+        )
     for gid in sorted(user.groups) + pending_groups(tenant, user):
         group = tenant.groups_by_id[gid]
         for sku_id, plans in group.licenses:
-            out.append({"assignedByGroup": gid, "disabledPlans": list(plans), "error": err,
-                        "lastUpdatedDateTime": group.license_date, "skuId": _sku(user, sku_id),
-                        "state": state})
+            out.append(
+                {
+                    "assignedByGroup": gid,
+                    "disabledPlans": list(plans),
+                    "error": err,
+                    "lastUpdatedDateTime": group.license_date,
+                    "skuId": _sku(user, sku_id),
+                    "state": state,
+                }
+            )
     return out
 
 
@@ -189,13 +239,17 @@ def _getter(ctx: GraphContext, user: User) -> Any:
             key = next((k for k in sia if k.lower() == low.split("/", 1)[1]), "")
             return sia.get(key)
         if low == "assignedlicenses":
-            return [{"skuId": s, "disabledPlans": p["disabledPlans"]} for s, p in
-                    ((a["skuId"].lower(), a) for a in assigned_licenses(ctx, user))]
+            return [
+                {"skuId": s, "disabledPlans": p["disabledPlans"]}
+                for s, p in ((a["skuId"].lower(), a) for a in assigned_licenses(ctx, user))
+            ]
         name = next((k for k in KNOWN if k.lower() == low), None)
         if name is None:
-            raise ODataError(f"Could not find a property named '{path}' on type "
-                             "'microsoft.graph.user'.")
+            raise ODataError(
+                f"Could not find a property named '{path}' on type 'microsoft.graph.user'."
+            )
         return render(ctx, user, [name])[name]
+
     return get
 
 
@@ -232,8 +286,11 @@ def _matching(ctx: GraphContext, flt: str | None, search: str | None) -> list[in
         result = [u.idx for u in users]
     if search:
         term = search.strip('"').split(":", 1)[-1].lower()
-        result = [i for i in result if term in users[i].display_name.lower()
-                  or term in users[i].upn.lower()]
+        result = [
+            i
+            for i in result
+            if term in users[i].display_name.lower() or term in users[i].upn.lower()
+        ]
     with cloud.cache_lock:
         if len(cloud.cache) > 256:
             cloud.cache.clear()
@@ -246,8 +303,11 @@ def _premium(ctx: GraphContext) -> Response | None:
     if denied:
         return denied
     if not ctx.cloud.tenant.has_p1:
-        return ctx.error(403, "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
-                         "Neither tenant is B2C or tenant doesn't have premium license")
+        return ctx.error(
+            403,
+            "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+            "Neither tenant is B2C or tenant doesn't have premium license",
+        )
     return None
 
 
@@ -272,16 +332,22 @@ def list_users(ctx: GraphContext) -> Response:
     adv = _advanced(node) if node else None
     if traps.consistency_level:
         if adv and not (eventual and count):
-            return ctx.error(400, "Request_UnsupportedQuery",
-                             f"Operator '{adv}' is not supported because the required "
-                             "parameters might be missing. Try adding $count=true query "
-                             "parameter and ConsistencyLevel:eventual header. Refer to "
-                             "https://aka.ms/graph-docs/advanced-queries for more information")
+            return ctx.error(
+                400,
+                "Request_UnsupportedQuery",
+                f"Operator '{adv}' is not supported because the required "
+                "parameters might be missing. Try adding $count=true query "
+                "parameter and ConsistencyLevel:eventual header. Refer to "
+                "https://aka.ms/graph-docs/advanced-queries for more information",
+            )
         if (count or "$search" in q) and not eventual:
-            return ctx.error(400, "Request_BadRequest",
-                             "$count and $search require the ConsistencyLevel:eventual "
-                             "header. Refer to https://aka.ms/graph-docs/advanced-queries "
-                             "for more information")
+            return ctx.error(
+                400,
+                "Request_BadRequest",
+                "$count and $search require the ConsistencyLevel:eventual "
+                "header. Refer to https://aka.ms/graph-docs/advanced-queries "
+                "for more information",
+            )
     filtered_paths = {p.lower() for p in paths(node)} if node else set()
     sia_filter = any(p.startswith("signinactivity") for p in filtered_paths)
     wants_sia = "signInActivity" in fields or sia_filter
@@ -290,9 +356,12 @@ def list_users(ctx: GraphContext) -> Response:
         if denied:
             return denied
     if sia_filter and traps.signin_activity_limits and len(filtered_paths) > 1:
-        return ctx.error(400, "Request_UnsupportedQuery",
-                         "Unsupported or invalid query filter clause specified for property "
-                         "'signInActivity' of resource 'User'.")
+        return ctx.error(
+            400,
+            "Request_UnsupportedQuery",
+            "Unsupported or invalid query filter clause specified for property "
+            "'signInActivity' of resource 'User'.",
+        )
     top = parse_top(ctx, 100, 999)
     if isinstance(top, Response):
         return top
@@ -308,11 +377,12 @@ def list_users(ctx: GraphContext) -> Response:
     if isinstance(matches, Response):
         return matches
     size = short_page(size, offset, traps.short_pages)
-    chunk = matches[offset:offset + size]
+    chunk = matches[offset : offset + size]
     users = ctx.cloud.tenant.users
     select = q.get("$select")
-    body: dict[str, Any] = {"@odata.context": ctx.context(f"users({select})" if select
-                                                         else "users")}
+    body: dict[str, Any] = {
+        "@odata.context": ctx.context(f"users({select})" if select else "users")
+    }
     if count and offset == 0:
         body["@odata.count"] = len(matches)
     if offset + size < len(matches):
@@ -329,10 +399,14 @@ def count_users(ctx: GraphContext) -> Response:
     if denied:
         return denied
     if (ctx.req.header("consistencylevel") or "").lower() != "eventual":
-        return ctx.error(400, "Request_BadRequest",
-                         "Count is not currently supported without ConsistencyLevel:eventual.")
-    return Response(200, str(len(ctx.cloud.tenant.users)).encode(),
-                    [("Content-Type", "text/plain")])
+        return ctx.error(
+            400,
+            "Request_BadRequest",
+            "Count is not currently supported without ConsistencyLevel:eventual.",
+        )
+    return Response(
+        200, str(len(ctx.cloud.tenant.users)).encode(), [("Content-Type", "text/plain")]
+    )
 
 
 def find_user(ctx: GraphContext, key: str) -> User | None:
@@ -344,9 +418,12 @@ def find_user(ctx: GraphContext, key: str) -> User | None:
 
 
 def not_found(ctx: GraphContext, key: str) -> Response:
-    return ctx.error(404, "Request_ResourceNotFound",
-                     f"Resource '{key}' does not exist or one of its queried reference-property "
-                     "objects are not present.")
+    return ctx.error(
+        404,
+        "Request_ResourceNotFound",
+        f"Resource '{key}' does not exist or one of its queried reference-property "
+        "objects are not present.",
+    )
 
 
 def get_user(ctx: GraphContext, key: str) -> Response:
@@ -368,21 +445,28 @@ def get_user(ctx: GraphContext, key: str) -> Response:
 
 
 def assign_license(ctx: GraphContext, key: str) -> Response:
-    denied = ctx.require("LicenseAssignment.ReadWrite.All", "User.ReadWrite.All",
-                         "Directory.ReadWrite.All")
+    denied = ctx.require(
+        "LicenseAssignment.ReadWrite.All", "User.ReadWrite.All", "Directory.ReadWrite.All"
+    )
     if denied:
         return denied
     try:
         payload = orjson.loads(ctx.req.body or b"{}")
     except orjson.JSONDecodeError:
         return ctx.error(400, "BadRequest", "Unable to read JSON request payload.")
-    missing = [k for k in ("addLicenses", "removeLicenses")
-               if not isinstance(payload, dict) or payload.get(k) is None]
+    missing = [
+        k
+        for k in ("addLicenses", "removeLicenses")
+        if not isinstance(payload, dict) or payload.get(k) is None
+    ]
     if missing:
-        return ctx.error(400, "Request_BadRequest",
-                         "One or more parameters of the operation 'assignLicense' are missing "
-                         "from the request payload. The missing parameters are: "
-                         f"{', '.join(missing)}.")
+        return ctx.error(
+            400,
+            "Request_BadRequest",
+            "One or more parameters of the operation 'assignLicense' are missing "
+            "from the request payload. The missing parameters are: "
+            f"{', '.join(missing)}.",
+        )
     tenant = ctx.cloud.tenant
     with tenant.lock:
         user = find_user(ctx, key)
@@ -394,26 +478,34 @@ def assign_license(ctx: GraphContext, key: str) -> Response:
             sku_id = str(item.get("skuId", "")).lower()
             pool = pools.get(sku_id)
             if pool is None:
-                return ctx.error(400, "Request_BadRequest",
-                                 f"License {sku_id} does not correspond to a valid company "
-                                 "License.")
+                return ctx.error(
+                    400,
+                    "Request_BadRequest",
+                    f"License {sku_id} does not correspond to a valid company License.",
+                )
             if sku_id not in effective_sku_ids(tenant, user):
                 used = sum(1 for u in tenant.users if sku_id in effective_sku_ids(tenant, u))
                 if used >= pool.enabled + pool.warning:
-                    return ctx.error(400, "Request_BadRequest",
-                                     f"Subscription with SKU {sku_id} does not have any "
-                                     "available licenses.")
+                    return ctx.error(
+                        400,
+                        "Request_BadRequest",
+                        f"Subscription with SKU {sku_id} does not have any available licenses.",
+                    )
             adds.append((sku_id, [str(p).lower() for p in item.get("disabledPlans") or []]))
         removes = [str(s).lower() for s in payload["removeLicenses"]]
         for sku_id in removes:
             if sku_id in user.direct:
                 continue
             if sku_id in effective_sku_ids(tenant, user):
-                return ctx.error(400, "Request_BadRequest",
-                                 "User license is inherited from a group membership and it "
-                                 "cannot be removed directly from the user.")
-            return ctx.error(400, "Request_BadRequest",
-                             "User does not have a corresponding license.")
+                return ctx.error(
+                    400,
+                    "Request_BadRequest",
+                    "User license is inherited from a group membership and it "
+                    "cannot be removed directly from the user.",
+                )
+            return ctx.error(
+                400, "Request_BadRequest", "User does not have a corresponding license."
+            )
         stamp = tenant.now.strftime("%Y-%m-%dT%H:%M:%SZ")
         for sku_id, plans in adds:
             user.direct[sku_id] = plans

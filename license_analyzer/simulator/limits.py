@@ -37,6 +37,7 @@ class DataverseGuard:
         self._lock = threading.Lock()
         self._events: dict[str, deque[tuple[float, float]]] = {}
         self._running: dict[str, int] = {}
+        self._spent: dict[str, deque[tuple[float, float]]] = {}
 
     def enter(self, key: str) -> tuple[str, str, float] | None:
         """(code, message, retry_after) when refused, else None and the caller must leave()."""
@@ -44,37 +45,48 @@ class DataverseGuard:
         window = o.scaled(o.dataverse_window_s)
         now = time.monotonic()
         with self._lock:
-            events = self._events.setdefault(key, deque())
-            while events and events[0][0] < now - window:
-                events.popleft()
+            calls = self._events.setdefault(key, deque())
+            spent = self._spent.setdefault(key, deque())
+            while calls and calls[0][0] < now - window:
+                calls.popleft()
+            while spent and spent[0][0] < now - window:
+                spent.popleft()
             if self._running.get(key, 0) >= o.dataverse_concurrency:
-                return ("0x80072326", "Number of concurrent requests exceeded the limit of "
-                        f"{o.dataverse_concurrency}.", max(0.001, o.scaled(1.0)))
-            if len(events) >= o.dataverse_requests_per_window:
-                wait = events[0][0] + window - now
-                return ("0x80072322", "Number of requests exceeded the limit of "
-                        f"{o.dataverse_requests_per_window} over time window of "
-                        f"{int(o.dataverse_window_s)} seconds.", max(0.001, wait))
-            spent = sum(e[1] for e in events)
-            if spent >= o.scaled(o.dataverse_execution_s):
-                wait = events[0][0] + window - now
+                return (
+                    "0x80072326",
+                    "Number of concurrent requests exceeded the limit of "
+                    f"{o.dataverse_concurrency}.",
+                    max(0.001, o.scaled(1.0)),
+                )
+            if len(calls) >= o.dataverse_requests_per_window:
+                wait = calls[0][0] + window - now
+                return (
+                    "0x80072322",
+                    "Number of requests exceeded the limit of "
+                    f"{o.dataverse_requests_per_window} over time window of "
+                    f"{int(o.dataverse_window_s)} seconds.",
+                    max(0.001, wait),
+                )
+            if sum(e[1] for e in spent) >= o.scaled(o.dataverse_execution_s):
+                wait = spent[0][0] + window - now
                 ms = f"{int(o.dataverse_execution_s * 1000):,}"
-                return ("0x80072321", f"Combined execution time of incoming requests exceeded "
-                        f"limit of {ms}  milliseconds over time window of "
-                        f"{int(o.dataverse_window_s)} seconds. Decrease number of concurrent "
-                        "requests or reduce the duration of requests and try again later.",
-                        max(0.001, wait))
+                return (
+                    "0x80072321",
+                    "Combined execution time of incoming requests exceeded "
+                    f"limit of {ms}  milliseconds over time window of "
+                    f"{int(o.dataverse_window_s)} seconds. Decrease number of concurrent "
+                    "requests or reduce the duration of requests and try again later.",
+                    max(0.001, wait),
+                )
             self._running[key] = self._running.get(key, 0) + 1
-            events.append((now, 0.0))
+            calls.append((now, 0.0))
         return None
 
     def leave(self, key: str, started: float) -> None:
-        elapsed = time.monotonic() - started
+        now = time.monotonic()
         with self._lock:
             self._running[key] = max(0, self._running.get(key, 1) - 1)
-            events = self._events.get(key)
-            if events is not None:
-                events.append((time.monotonic(), elapsed))
+            self._spent.setdefault(key, deque()).append((now, now - started))
 
 
 class Storm:
@@ -103,8 +115,9 @@ class Faults:
         with self._lock:
             attempt = self._attempts.get(path_with_query, 0)
             self._attempts[path_with_query] = attempt + 1
-        digest = hashlib.blake2b(f"{self.seed}|{path_with_query}|{attempt}".encode(),
-                                 digest_size=8).digest()
+        digest = hashlib.blake2b(
+            f"{self.seed}|{path_with_query}|{attempt}".encode(), digest_size=8
+        ).digest()
         u = int.from_bytes(digest[:6], "big") / float(1 << 48)
         if u >= self.rate:
             return None

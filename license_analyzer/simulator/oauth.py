@@ -21,11 +21,16 @@ ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 def _error(cloud: Cloud, status: int, error: str, code: int, text: str) -> Response:
     trace, corr = str(uuid.uuid4()), str(uuid.uuid4())
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-    desc = (f"AADSTS{code}: {text} Trace ID: {trace} Correlation ID: {corr} "
-            f"Timestamp: {stamp}")
-    body = {"error": error, "error_description": desc, "error_codes": [code],
-            "timestamp": stamp, "trace_id": trace, "correlation_id": corr,
-            "error_uri": f"{cloud.base_url}/error?code={code}"}
+    desc = f"AADSTS{code}: {text} Trace ID: {trace} Correlation ID: {corr} Timestamp: {stamp}"
+    body = {
+        "error": error,
+        "error_description": desc,
+        "error_codes": [code],
+        "timestamp": stamp,
+        "trace_id": trace,
+        "correlation_id": corr,
+        "error_uri": f"{cloud.base_url}/error?code={code}",
+    }
     return json_response(status, body, [("Cache-Control", "no-store, no-cache")])
 
 
@@ -52,18 +57,23 @@ def handle(cloud: Cloud, req: Request) -> Response:
 
 
 def _no_tenant(tenant: str) -> str:
-    return (f"Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID "
-            "and are signing into the correct cloud. Check with your subscription "
-            "administrator, this may happen if there are no active subscriptions for the "
-            "tenant.")
+    return (
+        f"Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID "
+        "and are signing into the correct cloud. Check with your subscription "
+        "administrator, this may happen if there are no active subscriptions for the "
+        "tenant."
+    )
 
 
 def discovery(cloud: Cloud) -> dict[str, object]:
     base, tid = cloud.base_url, cloud.tenant.id
     return {
         "token_endpoint": f"{base}/{tid}/oauth2/v2.0/token",
-        "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt",
-                                                  "client_secret_basic"],
+        "token_endpoint_auth_methods_supported": [
+            "client_secret_post",
+            "private_key_jwt",
+            "client_secret_basic",
+        ],
         "jwks_uri": f"{base}/{tid}/discovery/v2.0/keys",
         "response_modes_supported": ["query", "fragment", "form_post"],
         "subject_types_supported": ["pairwise"],
@@ -78,10 +88,27 @@ def discovery(cloud: Cloud) -> dict[str, object]:
         "http_logout_supported": True,
         "frontchannel_logout_supported": True,
         "end_session_endpoint": f"{base}/{tid}/oauth2/v2.0/logout",
-        "claims_supported": ["sub", "iss", "cloud_instance_name", "cloud_instance_host_name",
-                             "cloud_graph_host_name", "msgraph_host", "aud", "exp", "iat",
-                             "auth_time", "acr", "nonce", "preferred_username", "name", "tid",
-                             "ver", "at_hash", "c_hash", "email"],
+        "claims_supported": [
+            "sub",
+            "iss",
+            "cloud_instance_name",
+            "cloud_instance_host_name",
+            "cloud_graph_host_name",
+            "msgraph_host",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "acr",
+            "nonce",
+            "preferred_username",
+            "name",
+            "tid",
+            "ver",
+            "at_hash",
+            "c_hash",
+            "email",
+        ],
         "kerberos_endpoint": f"{base}/{tid}/kerberos",
         "tenant_region_scope": "EU",
         "cloud_instance_name": "microsoftonline.com",
@@ -101,78 +128,141 @@ def token(cloud: Cloud, req: Request, tenant_name: str) -> Response:
     if not _tenant_ok(cloud, tenant_name):
         return _error(cloud, 400, "invalid_request", 90002, _no_tenant(tenant_name))
     if form.get("grant_type") != "client_credentials":
-        return _error(cloud, 400, "unsupported_grant_type", 70003,
-                      "The app requested an unsupported grant type "
-                      f"'{form.get('grant_type', '')}'.")
+        return _error(
+            cloud,
+            400,
+            "unsupported_grant_type",
+            70003,
+            f"The app requested an unsupported grant type '{form.get('grant_type', '')}'.",
+        )
     app = cloud.tenant.app
     client_id = form.get("client_id", "")
     if client_id.lower() != app.client_id:
-        return _error(cloud, 400, "unauthorized_client", 700016,
-                      f"Application with identifier '{client_id}' was not found in the "
-                      f"directory '{cloud.tenant.display_name}'. This can happen if the "
-                      "application has not been installed by the administrator of the tenant "
-                      "or consented to by any user in the tenant. You may have sent your "
-                      "authentication request to the wrong tenant.")
+        return _error(
+            cloud,
+            400,
+            "unauthorized_client",
+            700016,
+            f"Application with identifier '{client_id}' was not found in the "
+            f"directory '{cloud.tenant.display_name}'. This can happen if the "
+            "application has not been installed by the administrator of the tenant "
+            "or consented to by any user in the tenant. You may have sent your "
+            "authentication request to the wrong tenant.",
+        )
     scope = form.get("scope", "")
     resources = [s for s in scope.split() if s not in ("openid", "profile", "offline_access")]
     if len(resources) != 1 or not resources[0].endswith("/.default"):
-        return _error(cloud, 400, "invalid_scope", 1002012,
-                      f"The provided value for scope {scope} is not valid. Client credential "
-                      "flows must have a scope value with /.default suffixed to the resource "
-                      "identifier (application ID URI).")
+        return _error(
+            cloud,
+            400,
+            "invalid_scope",
+            1002012,
+            f"The provided value for scope {scope} is not valid. Client credential "
+            "flows must have a scope value with /.default suffixed to the resource "
+            "identifier (application ID URI).",
+        )
     if "client_assertion" in form:
         if form.get("client_assertion_type") != ASSERTION_TYPE:
-            return _error(cloud, 400, "invalid_request", 50027,
-                          "JWT token is invalid or malformed.")
-        outcome, thumb = verify_client_assertion(form["client_assertion"], app.certificates,
-                                                 app.client_id)
+            return _error(
+                cloud, 400, "invalid_request", 50027, "JWT token is invalid or malformed."
+            )
+        outcome, thumb = verify_client_assertion(
+            form["client_assertion"], app.certificates, app.client_id
+        )
         if outcome == "unknown_key":
-            return _error(cloud, 401, "invalid_client", 700027,
-                          "Client assertion contains an invalid signature. [Reason - The key "
-                          f"was not found., Thumbprint of key used by client: '{thumb}', "
-                          "Please visit the Azure Portal, Graph Explorer or directly use MS "
-                          "Graph to see configured keys for app Id "
-                          f"'{app.client_id}'.]")
+            return _error(
+                cloud,
+                401,
+                "invalid_client",
+                700027,
+                "Client assertion contains an invalid signature. [Reason - The key "
+                f"was not found., Thumbprint of key used by client: '{thumb}', "
+                "Please visit the Azure Portal, Graph Explorer or directly use MS "
+                "Graph to see configured keys for app Id "
+                f"'{app.client_id}'.]",
+            )
         if outcome == "expired":
-            return _error(cloud, 401, "invalid_client", 700024,
-                          "Client assertion is not within its valid time range.")
+            return _error(
+                cloud,
+                401,
+                "invalid_client",
+                700024,
+                "Client assertion is not within its valid time range.",
+            )
         if outcome != "ok":
-            return _error(cloud, 401, "invalid_client", 700027,
-                          "Client assertion contains an invalid signature. [Reason - The "
-                          "provided signature value did not match the expected signature "
-                          f"value., Thumbprint of key used by client: '{thumb}']")
+            return _error(
+                cloud,
+                401,
+                "invalid_client",
+                700027,
+                "Client assertion contains an invalid signature. [Reason - The "
+                "provided signature value did not match the expected signature "
+                f"value., Thumbprint of key used by client: '{thumb}']",
+            )
         acr = "2"
     elif "client_secret" in form:
         if not secrets.compare_digest(form["client_secret"], app.client_secret):
-            return _error(cloud, 401, "invalid_client", 7000215,
-                          "Invalid client secret provided. Ensure the secret being sent in the "
-                          "request is the client secret value, not the client secret ID, for a "
-                          f"secret added to app '{app.client_id}'.")
+            return _error(
+                cloud,
+                401,
+                "invalid_client",
+                7000215,
+                "Invalid client secret provided. Ensure the secret being sent in the "
+                "request is the client secret value, not the client secret ID, for a "
+                f"secret added to app '{app.client_id}'.",
+            )
         if app.secret_expires_at <= cloud.tenant.now:
-            return _error(cloud, 401, "invalid_client", 7000222,
-                          f"The provided client secret keys for app '{app.client_id}' are "
-                          "expired. Visit the Azure portal to create new keys for your app: "
-                          "https://aka.ms/NewClientSecret, or consider using certificate "
-                          "credentials for added security: https://aka.ms/certCreds.")
+            return _error(
+                cloud,
+                401,
+                "invalid_client",
+                7000222,
+                f"The provided client secret keys for app '{app.client_id}' are "
+                "expired. Visit the Azure portal to create new keys for your app: "
+                "https://aka.ms/NewClientSecret, or consider using certificate "
+                "credentials for added security: https://aka.ms/certCreds.",
+            )
         acr = "1"
     else:
-        return _error(cloud, 401, "invalid_client", 7000218,
-                      "The request body must contain the following parameter: "
-                      "'client_assertion' or 'client_secret'.")
+        return _error(
+            cloud,
+            401,
+            "invalid_client",
+            7000218,
+            "The request body must contain the following parameter: "
+            "'client_assertion' or 'client_secret'.",
+        )
     resource = resources[0][: -len("/.default")]
     kind = cloud.resource_kind(resource)
     if kind is None:
-        return _error(cloud, 400, "invalid_resource", 500011,
-                      f"The resource principal named {resource} was not found in the tenant "
-                      f"named {cloud.tenant.display_name}. This can happen if the application "
-                      "has not been installed by the administrator of the tenant or consented "
-                      "to by any user in the tenant. You might have sent your authentication "
-                      "request to the wrong tenant.")
+        return _error(
+            cloud,
+            400,
+            "invalid_resource",
+            500011,
+            f"The resource principal named {resource} was not found in the tenant "
+            f"named {cloud.tenant.display_name}. This can happen if the application "
+            "has not been installed by the administrator of the tenant or consented "
+            "to by any user in the tenant. You might have sent your authentication "
+            "request to the wrong tenant.",
+        )
     roles = sorted(app.roles) if kind == "graph" else []
     lifetime = cloud.opts.scaled(cloud.opts.token_lifetime_s)
-    access, expires_in = cloud.issuer.issue(audience=resource, client_id=app.client_id,
-                                            sp_object_id=app.sp_object_id, roles=roles,
-                                            lifetime_s=lifetime, acr=acr)
-    return json_response(200, {"token_type": "Bearer", "expires_in": expires_in,
-                               "ext_expires_in": expires_in, "access_token": access},
-                         [("Cache-Control", "no-store, no-cache"), ("Pragma", "no-cache")])
+    access, expires_in = cloud.issuer.issue(
+        audience=resource,
+        client_id=app.client_id,
+        sp_object_id=app.sp_object_id,
+        roles=roles,
+        lifetime_s=lifetime,
+        acr=acr,
+    )
+    return json_response(
+        200,
+        {
+            "token_type": "Bearer",
+            "expires_in": expires_in,
+            "ext_expires_in": expires_in,
+            "access_token": access,
+        },
+        [("Cache-Control", "no-store, no-cache"), ("Pragma", "no-cache")],
+    )

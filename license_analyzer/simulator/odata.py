@@ -8,14 +8,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-_TOKEN = re.compile(r"""\s*(?:
+_TOKEN = re.compile(
+    r"""\s*(?:
   (?P<str>'(?:[^']|'')*')
  |(?P<dt>\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?)?)(?![\w-])
  |(?P<guid>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})
  |(?P<num>-?\d+(?:\.\d+)?)
  |(?P<punc>[(),:])
  |(?P<name>[A-Za-z_@$][\w.@$'#]*(?:/[A-Za-z_$][\w.$]*)*)
-)""", re.X)
+)""",
+    re.X,
+)
 COMPARISONS = frozenset({"eq", "ne", "gt", "ge", "lt", "le"})
 
 
@@ -83,8 +86,10 @@ class _Parser:
     def parse(self) -> Node:
         node = self.or_expr()
         if self.peek() is not None:
-            raise ODataError(f"Syntax error: unexpected '{self.peek()[1]}' in "  # type: ignore[index]
-                             f"'{self.text}'.")
+            raise ODataError(
+                f"Syntax error: unexpected '{self.peek()[1]}' in "  # type: ignore[index]
+                f"'{self.text}'."
+            )
         return node
 
     def or_expr(self) -> Node:
@@ -271,10 +276,11 @@ def evaluate(node: Node, get: Callable[[str], Any]) -> bool:
                     return item
                 if path.startswith(var + "/"):
                     cur = item
-                    for part in path[len(var) + 1:].split("/"):
+                    for part in path[len(var) + 1 :].split("/"):
                         cur = cur.get(part) if isinstance(cur, dict) else None
                     return cur
                 return get(path)
+
             return evaluate(node[3], sub)
 
         results = [inner(i) for i in items]
@@ -295,6 +301,10 @@ def evaluate(node: Node, get: Callable[[str], Any]) -> bool:
     raise ODataError(f"Unsupported filter node '{op}'.")
 
 
+def dict_getter(row: dict[str, Any]) -> Callable[[str], Any]:
+    return row.get
+
+
 def time_bounds(node: Node, field: str) -> tuple[float, float]:
     """Widest [lo, hi] of `field` (epoch seconds) any matching record can have."""
     inf = float("inf")
@@ -307,8 +317,13 @@ def time_bounds(node: Node, field: str) -> tuple[float, float]:
         return min(a[0], b[0]), max(a[1], b[1])
     if op == "cmp" and node[2].lower() == field and node[3].kind == "dt":
         ts = node[3].value.timestamp()
-        return {"ge": (ts, inf), "gt": (ts, inf), "le": (-inf, ts), "lt": (-inf, ts),
-                "eq": (ts, ts)}.get(node[1], (-inf, inf))
+        return {
+            "ge": (ts, inf),
+            "gt": (ts, inf),
+            "le": (-inf, ts),
+            "lt": (-inf, ts),
+            "eq": (ts, ts),
+        }.get(node[1], (-inf, inf))
     return -inf, inf
 
 
@@ -329,5 +344,6 @@ def vector_evaluate(node: Node, leaf: Callable[[str, str, Lit], Any]) -> Any:
         for m in masks[1:]:
             out = out | m
         return out
-    raise ODataError(f"The query specified in the URI is not valid: '{op}' is not supported "
-                     "on this collection.")
+    raise ODataError(
+        f"The query specified in the URI is not valid: '{op}' is not supported on this collection."
+    )

@@ -28,7 +28,7 @@ def graph_token(offset: int, query_fp: str) -> str:
 
 def graph_offset(token: str, query_fp: str) -> int:
     try:
-        body = token[len(_GRAPH_PREFIX):] if token.startswith(_GRAPH_PREFIX) else "!"
+        body = token[len(_GRAPH_PREFIX) :] if token.startswith(_GRAPH_PREFIX) else "!"
         data = orjson.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
         if data["q"] != query_fp:
             raise SkiptokenError("query changed")
@@ -39,8 +39,10 @@ def graph_offset(token: str, query_fp: str) -> int:
 
 def dataverse_token(page: int, position: int) -> str:
     """Dataverse's paging cookie: XML, URL-encoded twice inside the outer cookie."""
-    inner = quote(quote(f'<cookie page="{page}"><auditid last="{{{position:08X}}}" /></cookie>',
-                        safe=""), safe="")
+    inner = quote(
+        quote(f'<cookie page="{page}"><auditid last="{{{position:08X}}}" /></cookie>', safe=""),
+        safe="",
+    )
     return f'<cookie pagenumber="{page + 1}" pagingcookie="{inner}" istracking="False" />'
 
 

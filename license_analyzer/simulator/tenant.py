@@ -19,17 +19,30 @@ from cryptography.hazmat.primitives import hashes
 from .catalog import Sku
 from .tokens import new_certificate, thumbprints
 
-DEFAULT_ROLES = frozenset({
-    "Organization.Read.All", "User.Read.All", "AuditLog.Read.All", "GroupMember.Read.All",
-    "LicenseAssignment.ReadWrite.All", "GroupMember.ReadWrite.All", "Application.Read.All",
-})
+DEFAULT_ROLES = frozenset(
+    {
+        "Organization.Read.All",
+        "User.Read.All",
+        "AuditLog.Read.All",
+        "GroupMember.Read.All",
+        "LicenseAssignment.ReadWrite.All",
+        "GroupMember.ReadWrite.All",
+        "Application.Read.All",
+    }
+)
 
 
 class App:
     """The analyzer's Entra app registration and its service principal."""
 
-    def __init__(self, client_id: str, client_secret: str, sp_object_id: str, app_object_id: str,
-                 secret_expires_at: datetime) -> None:
+    def __init__(
+        self,
+        client_id: str,
+        client_secret: str,
+        sp_object_id: str,
+        app_object_id: str,
+        secret_expires_at: datetime,
+    ) -> None:
         self.client_id = client_id
         self.client_secret = client_secret
         self.sp_object_id = sp_object_id
@@ -56,10 +69,30 @@ class App:
 
 
 class User:
-    __slots__ = ("idx", "id", "upn", "display_name", "given_name", "surname", "department",
-                 "job_title", "account_enabled", "user_type", "persona", "created", "mail",
-                 "direct", "direct_dates", "groups", "upper_sku", "none_error", "padded_state",
-                 "usage_location", "dyn_envs", "fno")
+    __slots__ = (
+        "idx",
+        "id",
+        "upn",
+        "display_name",
+        "given_name",
+        "surname",
+        "department",
+        "job_title",
+        "account_enabled",
+        "user_type",
+        "persona",
+        "created",
+        "mail",
+        "direct",
+        "direct_dates",
+        "groups",
+        "upper_sku",
+        "none_error",
+        "padded_state",
+        "usage_location",
+        "dyn_envs",
+        "fno",
+    )
 
     def __init__(self, idx: int, uid: str, upn: str, given: str, surname: str) -> None:
         self.idx = idx
@@ -149,9 +182,14 @@ class SystemUser:
 class AuditColumns:
     """One env's access-audit records, sorted by createdon, kept columnar to fit 10M rows."""
 
-    def __init__(self, t: npt.NDArray[np.int64], su: npt.NDArray[np.int32],
-                 action: npt.NDArray[np.int8], legacy: npt.NDArray[np.bool_],
-                 delay: npt.NDArray[np.int32]) -> None:
+    def __init__(
+        self,
+        t: npt.NDArray[np.int64],
+        su: npt.NDArray[np.int32],
+        action: npt.NDArray[np.int8],
+        legacy: npt.NDArray[np.bool_],
+        delay: npt.NDArray[np.int32],
+    ) -> None:
         self.t = t
         self.su = su
         self.action = action
@@ -165,9 +203,14 @@ class AuditColumns:
 class SigninColumns:
     """Interactive sign-ins, sorted by time; codes index the tables in activity.py."""
 
-    def __init__(self, t: npt.NDArray[np.int64], user: npt.NDArray[np.int32],
-                 resource: npt.NDArray[np.int8], app: npt.NDArray[np.int8],
-                 error: npt.NDArray[np.int8]) -> None:
+    def __init__(
+        self,
+        t: npt.NDArray[np.int64],
+        user: npt.NDArray[np.int32],
+        resource: npt.NDArray[np.int8],
+        app: npt.NDArray[np.int8],
+        error: npt.NDArray[np.int8],
+    ) -> None:
         self.t = t
         self.user = user
         self.resource = resource
@@ -179,8 +222,16 @@ class SigninColumns:
 
 
 class DataverseEnv:
-    def __init__(self, index: int, name: str, url: str, display_name: str, org_id: str,
-                 env_id: str, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        index: int,
+        name: str,
+        url: str,
+        display_name: str,
+        org_id: str,
+        env_id: str,
+        clock: Callable[[], datetime],
+    ) -> None:
         self.index = index
         self.name = name
         self.url = url
@@ -192,9 +243,13 @@ class DataverseEnv:
         self.audit_interval_hours = 4
         self.audit_retention_days = 90
         self.systemusers: list[SystemUser] = []
-        self.audit = AuditColumns(np.zeros(0, np.int64), np.zeros(0, np.int32),
-                                  np.zeros(0, np.int8), np.zeros(0, np.bool_),
-                                  np.zeros(0, np.int32))
+        self.audit = AuditColumns(
+            np.zeros(0, np.int64),
+            np.zeros(0, np.int32),
+            np.zeros(0, np.int8),
+            np.zeros(0, np.bool_),
+            np.zeros(0, np.int32),
+        )
         self._clock = clock
         self._auditing = True
         self._user_access = True
@@ -243,8 +298,9 @@ class FnoEnv:
 
 
 class Tenant:
-    def __init__(self, tenant_id: str, display_name: str, domain: str, now: datetime,
-                 app: App) -> None:
+    def __init__(
+        self, tenant_id: str, display_name: str, domain: str, now: datetime, app: App
+    ) -> None:
         self.id = tenant_id
         self.display_name = display_name
         self.domain = domain
@@ -262,9 +318,13 @@ class Tenant:
         self.subscriptions: list[Subscription] = []
         self.dataverse: list[DataverseEnv] = []
         self.finance_operations: list[FnoEnv] = []
-        self.signins = SigninColumns(np.zeros(0, np.int64), np.zeros(0, np.int32),
-                                     np.zeros(0, np.int8), np.zeros(0, np.int8),
-                                     np.zeros(0, np.int8))
+        self.signins = SigninColumns(
+            np.zeros(0, np.int64),
+            np.zeros(0, np.int32),
+            np.zeros(0, np.int8),
+            np.zeros(0, np.int8),
+            np.zeros(0, np.int8),
+        )
         # Last sign-in attempts older than the generated sign-in log, per user (0 = none).
         self.prior_interactive = np.zeros(0, np.int64)
         self.prior_success = np.zeros(0, np.int64)

@@ -49,12 +49,27 @@ class TokenIssuer:
         numbers = self._public.public_numbers()
         n = numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8, "big")
         e = numbers.e.to_bytes((numbers.e.bit_length() + 7) // 8, "big")
-        key = {"kty": "RSA", "use": "sig", "kid": self.kid, "x5t": self.kid, "n": b64url(n),
-               "e": b64url(e), "issuer": f"https://login.microsoftonline.com/{self.tenant_id}/v2.0"}
+        key = {
+            "kty": "RSA",
+            "use": "sig",
+            "kid": self.kid,
+            "x5t": self.kid,
+            "n": b64url(n),
+            "e": b64url(e),
+            "issuer": f"https://login.microsoftonline.com/{self.tenant_id}/v2.0",
+        }
         return {"keys": [key]}
 
-    def issue(self, *, audience: str, client_id: str, sp_object_id: str, roles: list[str],
-              lifetime_s: float, acr: str) -> tuple[str, int]:
+    def issue(
+        self,
+        *,
+        audience: str,
+        client_id: str,
+        sp_object_id: str,
+        roles: list[str],
+        lifetime_s: float,
+        acr: str,
+    ) -> tuple[str, int]:
         now = time.time()
         lifetime = max(1.0, lifetime_s)
         claims: dict[str, Any] = {
@@ -78,8 +93,12 @@ class TokenIssuer:
         }
         if roles:
             claims["roles"] = sorted(roles)
-        token = jwt.encode(claims, self._key, algorithm="RS256",
-                           headers={"kid": self.kid, "x5t": self.kid, "typ": "JWT"})
+        token = jwt.encode(
+            claims,
+            self._key,
+            algorithm="RS256",
+            headers={"kid": self.kid, "x5t": self.kid, "typ": "JWT"},
+        )
         return token, max(1, int(lifetime))
 
     def verify(self, token: str) -> dict[str, Any]:
@@ -90,8 +109,12 @@ class TokenIssuer:
                 self._cache.move_to_end(token)
         if claims is None:
             try:
-                claims = jwt.decode(token, self._public, algorithms=["RS256"],
-                                    options={"verify_aud": False, "verify_exp": False})
+                claims = jwt.decode(
+                    token,
+                    self._public,
+                    algorithms=["RS256"],
+                    options={"verify_aud": False, "verify_exp": False},
+                )
             except jwt.PyJWTError as exc:
                 raise TokenError("invalid") from exc
             with self._lock:
@@ -103,14 +126,15 @@ class TokenIssuer:
         return claims
 
 
-def verify_client_assertion(assertion: str, certificates: dict[str, x509.Certificate],
-                            client_id: str) -> tuple[str, str]:
+def verify_client_assertion(
+    assertion: str, certificates: dict[str, x509.Certificate], client_id: str
+) -> tuple[str, str]:
     """Checks msal's signed JWT; returns ("ok", thumb) or (failure reason, thumb)."""
     try:
         header = jwt.get_unverified_header(assertion)
     except jwt.PyJWTError:
         return "malformed", ""
-    thumb = str(header.get("x5t#S256") or header.get("x5t") or "")
+    thumb = str(header.get("x5t#S256") or header.get("x5t") or "").rstrip("=")
     cert = certificates.get(thumb)
     if cert is None:
         return "unknown_key", thumb
@@ -118,8 +142,12 @@ def verify_client_assertion(assertion: str, certificates: dict[str, x509.Certifi
     if alg not in ("RS256", "PS256"):
         return "bad_signature", thumb
     try:
-        claims = jwt.decode(assertion, cert.public_key(), algorithms=[alg],  # type: ignore[arg-type]
-                            options={"verify_aud": False})
+        claims = jwt.decode(
+            assertion,
+            cert.public_key(),  # type: ignore[arg-type]
+            algorithms=[alg],
+            options={"verify_aud": False},
+        )
     except jwt.ExpiredSignatureError:
         return "expired", thumb
     except jwt.PyJWTError:
@@ -149,6 +177,7 @@ def new_certificate(common_name: str) -> tuple[bytes, bytes]:
         .not_valid_after(now + dt.timedelta(days=365))
         .sign(key, hashes.SHA256())
     )
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     return key_pem, cert.public_bytes(serialization.Encoding.PEM)

@@ -34,8 +34,12 @@ class Response:
     drop: bool = False
 
 
-def json_response(status: int, obj: Any, headers: list[tuple[str, str]] | None = None,
-                  content_type: str = "application/json; charset=utf-8") -> Response:
+def json_response(
+    status: int,
+    obj: Any,
+    headers: list[tuple[str, str]] | None = None,
+    content_type: str = "application/json; charset=utf-8",
+) -> Response:
     hdrs = [("Content-Type", content_type)] + list(headers or [])
     return Response(status, orjson.dumps(obj), hdrs)
 

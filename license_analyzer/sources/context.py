@@ -11,6 +11,7 @@ from typing import Protocol
 import httpx
 
 from license_analyzer.config import Config, ProfileConfig
+from license_analyzer.errors import LicenseAnalyzerError
 from license_analyzer.sources.http.retry import RetryStats
 from license_analyzer.store.db import Store
 
@@ -31,6 +32,11 @@ class Clients(Protocol):
     def power_platform(self) -> httpx.Client: ...
 
     def close(self) -> None: ...
+
+
+class Degraded(LicenseAnalyzerError):
+    """Raised after a stream stored what it could: some evidence is missing (no P1, auditing
+    off); recorded as "degraded", never a failure of the run."""
 
 
 @dataclass(frozen=True)

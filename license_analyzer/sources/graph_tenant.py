@@ -102,9 +102,8 @@ def collect_skus(ctx: Context, ticker: Ticker) -> str | None:
     with ctx.store.session() as session:
         upsert(session, SkuState, rows)
         upsert(session, SkuSnapshot, snapshot)
-        seen = [r["sku_id"] for r in rows]
-        session.exec(delete(SkuState).where(  # type: ignore[call-overload]
-            col(SkuState.profile) == ctx.name, col(SkuState.sku_id).not_in(seen)))
+        session.exec(delete(SkuState).where(
+            col(SkuState.profile) == ctx.name, col(SkuState.updated_at) < ctx.now))
         save_state(session, ctx.name, SUBSCRIBED_SKUS.name, cursor=ctx.now, status="ok",
                    records=len(rows))
     return None
@@ -128,9 +127,9 @@ def collect_subscriptions(ctx: Context, ticker: Ticker) -> str | None:
         })
     with ctx.store.session() as session:
         upsert(session, Subscription, rows)
-        session.exec(delete(Subscription).where(  # type: ignore[call-overload]
+        session.exec(delete(Subscription).where(
             col(Subscription.profile) == ctx.name,
-            col(Subscription.id).not_in([r["id"] for r in rows])))
+            col(Subscription.updated_at) < ctx.now))
         save_state(session, ctx.name, SUBSCRIPTIONS.name, cursor=ctx.now, status="ok",
                    records=len(rows))
     return None
@@ -170,11 +169,10 @@ def collect_groups(ctx: Context, ticker: Ticker) -> str | None:
                 members.append({"profile": ctx.name, "group_id": g["id"], "user_id": user_id})
     members = list({(m["group_id"], m["user_id"]): m for m in members}.values())
     with ctx.store.session() as session:
-        ids = [g["id"] for g in groups]
-        session.exec(delete(GroupMember).where(  # type: ignore[call-overload]
+        session.exec(delete(GroupMember).where(
             col(GroupMember.profile) == ctx.name))
-        session.exec(delete(DirectoryGroup).where(  # type: ignore[call-overload]
-            col(DirectoryGroup.profile) == ctx.name, col(DirectoryGroup.id).not_in(ids)))
+        session.exec(delete(DirectoryGroup).where(
+            col(DirectoryGroup.profile) == ctx.name, col(DirectoryGroup.updated_at) < ctx.now))
         upsert(session, DirectoryGroup, groups)
         upsert(session, GroupMember, members)
         save_state(session, ctx.name, LICENSED_GROUPS.name, cursor=ctx.now, status="ok",

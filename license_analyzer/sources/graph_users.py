@@ -11,29 +11,37 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import polars as pl
 from sqlalchemy import bindparam, insert, update
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, delete, select
 
 from license_analyzer.errors import AuthError
-from license_analyzer.sources.context import Context, Ticker
+from license_analyzer.sources.context import Context, Degraded, Ticker
 from license_analyzer.sources.http.errors import MissingPermission, NoPremiumLicense
 from license_analyzer.sources.http.retry import ThrottledTooLong
 from license_analyzer.sources.paginate import Record, pages
-from license_analyzer.sources.state import save_state
+from license_analyzer.sources.state import extend_coverage, save_state
 from license_analyzer.sources.streams import USERS, USERS_WITHOUT_SIGNIN
 from license_analyzer.sources.upsert import table_of, upsert
 from license_analyzer.sources.values import flag, guid, moment, text
 from license_analyzer.store.activity import ACTIVITY_SCHEMA, scan_activity, write_activity
-from license_analyzer.store.models import AssignmentOrigin, DirectoryUser, LicenseAssignment, Profile
+from license_analyzer.store.models import (
+    AssignmentOrigin,
+    DirectoryUser,
+    LicenseAssignment,
+    Profile,
+)
 
 log = logging.getLogger(__name__)
 
 DIRECT = "direct"
 ENTRA_SIGNIN = "entra_signin"
+# "Effective December 1, 2023 ... The data isn't backfilled" (signInActivity resource)
+SUCCESSFUL_SIGN_IN_SINCE = datetime(2023, 12, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -164,7 +172,8 @@ def collect_users(ctx: Context, ticker: Ticker) -> str | None:
     if isinstance(stopped, ThrottledTooLong):
         raise stopped
     if not listing.sign_in_collected and isinstance(stopped, NoPremiumLicense | AuthError):
-        raise stopped  # reported as degraded: the directory itself was stored
+        # the directory itself was stored; only sign-in activity is missing
+        raise Degraded(stopped.message, detail=stopped.detail)
     return None
 
 
@@ -186,6 +195,10 @@ def store_listing(ctx: Context, session: Session, listing: Listing) -> None:
     _sync_origins(ctx, session, listing.held, seen | gone)
     if listing.sign_in_collected:
         _write_signin_days(ctx, session, listing.users)
+        if listing.complete:
+            # lastSuccessfulSignInDateTime speaks for all time since Microsoft began keeping it
+            extend_coverage(session, ctx.name, ENTRA_SIGNIN, "", SUCCESSFUL_SIGN_IN_SINCE,
+                            ctx.now)
 
 
 def _chunks(values: list[str], size: int = 5000) -> list[list[str]]:
@@ -196,8 +209,8 @@ def _sync_intervals(ctx: Context, session: Session, held: list[Held], scope: set
     """Close intervals that disappeared, open new ones, update the details of unchanged ones."""
     table = table_of(LicenseAssignment)
     rows = session.execute(
-        select(table.c.id, table.c.user_id, table.c.sku_id, table.c.via, table.c.disabled_plans,
-               table.c.state, table.c.error, table.c.graph_updated_at)
+        core_select(table.c.id, table.c.user_id, table.c.sku_id, table.c.via,
+                    table.c.disabled_plans, table.c.state, table.c.error, table.c.graph_updated_at)
         .where(table.c.profile == ctx.name, table.c.valid_to.is_(None))).all()
     current = {(r.user_id, r.sku_id, r.via): r for r in rows}
     now_keys = {(h.user_id, h.sku_id, h.via): h for h in held}
@@ -255,7 +268,7 @@ def _sync_origins(ctx: Context, session: Session, held: list[Held], scope: set[s
     upsert(session, AssignmentOrigin, rows)
     dropped = [k for k in existing if k not in earliest and k[0] in scope]
     for user_id, sku_id in dropped:
-        session.exec(delete(AssignmentOrigin).where(  # type: ignore[call-overload]
+        session.exec(delete(AssignmentOrigin).where(
             col(AssignmentOrigin.profile) == ctx.name, col(AssignmentOrigin.user_id) == user_id,
             col(AssignmentOrigin.sku_id) == sku_id))
 

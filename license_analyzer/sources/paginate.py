@@ -21,14 +21,19 @@ Record = dict[str, Any]
 
 def pages(client: httpx.Client, stream: Stream, params: dict[str, str] | None = None, *,
           path: str | None = None, what: str | None = None,
-          on_page: Callable[[int], None] | None = None) -> Iterator[list[Record]]:
-    """Yield each page's `value` list; the stream's headers go with every request."""
+          on_page: Callable[[int], None] | None = None,
+          before_request: Callable[[], object] | None = None) -> Iterator[list[Record]]:
+    """Yield each page's `value` list; the stream's headers go with every request.
+
+    `before_request` runs before each page is asked for (client-side pacing)."""
     label = what or stream.what
     headers = dict(stream.headers)
     url: str = path or stream.path
     query: dict[str, str] | None = stream.query() if params is None else params
     seen: set[str] = set()
     while True:
+        if before_request is not None:
+            before_request()
         try:
             response = client.get(url, params=query, headers=headers)
         except httpx.TransportError as exc:
@@ -59,9 +64,11 @@ def pages(client: httpx.Client, stream: Stream, params: dict[str, str] | None = 
 
 def records(client: httpx.Client, stream: Stream, params: dict[str, str] | None = None, *,
             path: str | None = None, what: str | None = None,
-            on_page: Callable[[int], None] | None = None) -> list[Record]:
+            on_page: Callable[[int], None] | None = None,
+            before_request: Callable[[], object] | None = None) -> list[Record]:
     """Every record of a stream, all pages."""
     out: list[Record] = []
-    for page in pages(client, stream, params, path=path, what=what, on_page=on_page):
+    for page in pages(client, stream, params, path=path, what=what, on_page=on_page,
+                      before_request=before_request):
         out.extend(page)
     return out

@@ -15,9 +15,6 @@ from license_analyzer.store.activity import ACTIVITY_SCHEMA, empty_activity
 
 Record = dict[str, Any]
 
-_TS = pl.Datetime("us", "UTC")
-
-
 def _timestamps(column: pl.Expr) -> pl.Expr:
     # ISO 8601 with or without fractions; anything unreadable becomes null and is dropped
     return column.str.to_datetime(time_unit="us", time_zone="UTC", strict=False)
@@ -25,20 +22,48 @@ def _timestamps(column: pl.Expr) -> pl.Expr:
 
 def day_rows(users: pl.Series, times: pl.Series, *, profile: str, source: str,
              environment: str) -> pl.DataFrame:
-    """(user_id, event time) pairs to ACTIVITY_SCHEMA rows."""
+    """(user_id, event time as ISO 8601 text) pairs to ACTIVITY_SCHEMA rows."""
     if users.len() == 0:
         return empty_activity()
-    frame = pl.DataFrame({"user_id": users.cast(pl.String), "at": times.cast(_TS)})
+    frame = pl.DataFrame({"user_id": users.cast(pl.String), "at": times.cast(pl.String)})
     return (
-        frame.lazy()
-        .drop_nulls()
-        .with_columns(pl.col("user_id").str.to_lowercase(), pl.col("at").dt.date().alias("day"))
-        .group_by("user_id", "day")
-        .agg(pl.len().cast(pl.Int64).alias("events"), pl.col("at").max().alias("last_at"))
+        _per_day(frame.lazy().drop_nulls())
         .with_columns(pl.lit(profile).alias("profile"), pl.lit(source).alias("source"),
                       pl.lit(environment).alias("environment"))
         .select(list(ACTIVITY_SCHEMA))
         .collect()
+    )
+
+
+def _per_day(events: pl.LazyFrame) -> pl.LazyFrame:
+    """(user_id, at text) to (user_id, day, events, last_at).
+
+    Microsoft writes UTC times ending in "Z": the day is then the first ten characters and the
+    latest time the greatest string, so only one string per (user, day) is parsed. Anything
+    else is parsed in full."""
+    utc = events.with_columns(pl.col("user_id").str.to_lowercase(),
+                              pl.col("at").str.ends_with("Z").alias("z"))
+    fast = (
+        utc.filter(pl.col("z"))
+        .with_columns(pl.col("at").str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
+                      .alias("day"))
+        .group_by("user_id", "day")
+        .agg(pl.len().cast(pl.Int64).alias("events"), pl.col("at").max())
+        .with_columns(_timestamps(pl.col("at")).alias("last_at"))
+    )
+    slow = (
+        utc.filter(~pl.col("z"))
+        .with_columns(_timestamps(pl.col("at")).alias("last_at"))
+        .with_columns(pl.col("last_at").dt.date().alias("day"))
+        .group_by("user_id", "day")
+        .agg(pl.len().cast(pl.Int64).alias("events"), pl.col("last_at").max())
+    )
+    return (
+        pl.concat([fast.select("user_id", "day", "events", "last_at"),
+                   slow.select("user_id", "day", "events", "last_at")])
+        .drop_nulls()
+        .group_by("user_id", "day")
+        .agg(pl.col("events").sum(), pl.col("last_at").max())
     )
 
 
@@ -63,16 +88,21 @@ def audit_day_rows(pages: list[list[Record]], humans: pl.DataFrame, *, profile: 
     sids, times = audit_columns(pages)
     if not sids:
         return empty_activity()
-    raw = pl.DataFrame({"systemuser_id": sids, "at": times},
-                       schema={"systemuser_id": pl.String, "at": pl.String})
-    joined = (
-        raw.lazy()
-        .with_columns(pl.col("systemuser_id").str.to_lowercase(), _timestamps(pl.col("at")))
-        .join(humans.lazy(), on="systemuser_id", how="inner")
+    raw = pl.LazyFrame({"user_id": sids, "at": times},
+                       schema={"user_id": pl.String, "at": pl.String})
+    # roll up per systemuser first, then map the (few) rows to Entra object ids
+    return (
+        _per_day(raw.drop_nulls())
+        .join(humans.lazy().rename({"systemuser_id": "user_id"}), on="user_id", how="inner")
+        .group_by("entra_object_id", "day")
+        .agg(pl.col("events").sum(), pl.col("last_at").max())
+        .rename({"entra_object_id": "user_id"})
+        .with_columns(pl.lit(profile).alias("profile"),
+                      pl.lit("dataverse_audit").alias("source"),
+                      pl.lit(environment).alias("environment"))
+        .select(list(ACTIVITY_SCHEMA))
         .collect()
     )
-    return day_rows(joined["entra_object_id"], joined["at"], profile=profile,
-                    source="dataverse_audit", environment=environment)
 
 
 def signin_day_rows(records: list[Record], *, profile: str, source: str) -> pl.DataFrame:
@@ -87,8 +117,5 @@ def signin_day_rows(records: list[Record], *, profile: str, source: str) -> pl.D
         times.append(r.get("createdDateTime"))
     if not users:
         return empty_activity()
-    raw = pl.DataFrame({"user_id": users, "at": times},
-                       schema={"user_id": pl.String, "at": pl.String})
-    parsed = raw.with_columns(_timestamps(pl.col("at")))
-    return day_rows(parsed["user_id"], parsed["at"], profile=profile, source=source,
-                    environment="")
+    return day_rows(pl.Series(users, dtype=pl.String), pl.Series(times, dtype=pl.String),
+                    profile=profile, source=source, environment="")

@@ -1,10 +1,10 @@
 """Every endpoint we read, as data (singer-sdk's stream template): a new one costs ten lines.
 
-A stream names its API, its path (relative to the client's base URL: Graph's version, Dataverse's
-/api/data/v9.2 and F&O's /data are in the base), its primary key, its cursor field and its select list; the
-collectors add only a window filter. Headers listed here are sent on EVERY page, because Graph
-does not carry ConsistencyLevel over to `@odata.nextLink` and Dataverse wants the same
-`odata.maxpagesize` on each page.
+A stream names its API, its path (relative to the client's base URL, which holds Graph's
+version, Dataverse's /api/data/v9.2 and F&O's /data), its primary key, its cursor field and
+its select list; the collectors add only a window filter. Headers listed here are sent on
+EVERY page, because Graph does not carry ConsistencyLevel over to `@odata.nextLink` and
+Dataverse wants the same `odata.maxpagesize` on each page.
 """
 
 from __future__ import annotations

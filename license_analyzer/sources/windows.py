@@ -12,7 +12,8 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time as dtime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
 
 import polars as pl
 
@@ -44,14 +45,19 @@ class Window:
     def day(self) -> date:
         return self.start.date()
 
+    @property
+    def last_day(self) -> date:
+        return (self.end - timedelta(microseconds=1)).date()
 
-def day_windows(start: datetime, now: datetime) -> list[Window]:
-    """One window per UTC day from the day of `start` up to `now` (the last one partial)."""
+
+def day_windows(start: datetime, now: datetime, days: int = 1) -> list[Window]:
+    """Windows of `days` whole UTC days from the day of `start` up to `now` (the last one
+    partial)."""
     out: list[Window] = []
     cursor = day_start(start)
     while cursor < now:
-        out.append(Window(cursor, min(cursor + DAY, now)))
-        cursor += DAY
+        out.append(Window(cursor, min(cursor + days * DAY, now)))
+        cursor += days * DAY
     return out
 
 
@@ -104,7 +110,7 @@ class WindowCommitter:
         with self.store.session() as session:
             write_activity(session, self.store, frame, profile=self.profile, source=self.source,
                            environment=self.environment, window_start=start.day,
-                           window_end=end.day, run_id=self.run_id)
+                           window_end=end.last_day, run_id=self.run_id)
             save_state(session, self.profile, self.stream, self.partition, cursor=end.end,
                        records=frame.height, keep_message=True)
             if self.cover:
@@ -115,7 +121,7 @@ class WindowCommitter:
         if self.on_commit is not None:
             self.on_commit(len(batch))
         log.debug("%s/%s %s: committed %s..%s (%d day rows)", self.profile, self.stream,
-                  self.partition, start.day, end.day, frame.height)
+                  self.partition, start.day, end.last_day, frame.height)
         return len(batch)
 
     @property

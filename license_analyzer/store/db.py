@@ -51,15 +51,18 @@ class Store:
         self.engine.dispose()
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    # WAL lets a reader (the report) run beside the writer (collect); busy_timeout makes a
-    # second writer wait instead of failing at once.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
+def _sqlite_pragmas(lock_timeout_s: float) -> Any:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        # WAL lets a reader (the report) run beside the writer (collect); busy_timeout makes a
+        # second writer wait instead of failing at once.
+        cursor.execute(f"PRAGMA busy_timeout={int(lock_timeout_s * 1000)}")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    return on_connect
 
 
 def default_data_dir(url: str, base: Path) -> Path:
@@ -72,7 +75,7 @@ def default_data_dir(url: str, base: Path) -> Path:
     return base / "license-analyzer-data"
 
 
-def create_store_engine(url: str, base: Path) -> Engine:
+def create_store_engine(url: str, base: Path, lock_timeout_s: float = 30.0) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
@@ -80,19 +83,21 @@ def create_store_engine(url: str, base: Path) -> Engine:
             parsed = parsed.set(database=str(base / database))
         if parsed.database:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed, connect_args={"timeout": 30, "check_same_thread": False})
-        event.listen(engine, "connect", _sqlite_pragmas)
+        engine = create_engine(parsed, connect_args={"timeout": lock_timeout_s,
+                                                     "check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas(lock_timeout_s))
         return engine
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
-    return create_engine(parsed, pool_pre_ping=True)
+    return create_engine(parsed, pool_pre_ping=True,
+                         connect_args={"connect_timeout": max(1, int(lock_timeout_s))})
 
 
 def open_store(url: str, base: Path | None = None, data_dir: Path | None = None,
-               migrate: bool = True) -> Store:
+               migrate: bool = True, lock_timeout_s: float = 30.0) -> Store:
     """Open (and by default create or upgrade) the store at `url`."""
     base = base or Path.cwd()
-    engine = create_store_engine(url, base)
+    engine = create_store_engine(url, base, lock_timeout_s)
     try:
         with engine.connect():
             pass

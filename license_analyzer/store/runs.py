@@ -25,6 +25,7 @@ class RunRecorder:
     def __init__(self, store: Store, command: str, as_of: date | None,
                  trigger: str = "manual") -> None:
         self.store = store
+        mark_interrupted(store)
         with store.session() as session:
             run = Run(command=command, trigger=trigger, started_at=utcnow(), as_of=as_of,
                       pid=os.getpid(),
@@ -76,6 +77,35 @@ class RunRecorder:
 
     def finish(self, status: str, error: str | None = None) -> None:
         self._save(status=status, finished_at=utcnow(), error=redact(error) if error else None)
+
+
+def _process_alive(pid: int | None) -> bool:
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def mark_interrupted(store: Store) -> int:
+    """Runs still 'running' whose process on this host is gone were killed: say so."""
+    from sqlmodel import select
+
+    host = socket.gethostname()
+    marked = 0
+    with store.session() as session:
+        for run in session.exec(select(Run).where(Run.status == "running")).all():
+            if run.host == host and not _process_alive(run.pid):
+                run.status = "interrupted"
+                run.error = "the process stopped before the run finished (killed or crashed)"
+                run.finished_at = run.finished_at or utcnow()
+                session.add(run)
+                marked += 1
+    return marked
 
 
 def latest_runs(store: Store, limit: int = 30) -> list[Run]:

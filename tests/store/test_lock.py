@@ -8,9 +8,8 @@ from license_analyzer.store.models import JobLock
 
 
 def test_second_holder_is_refused_then_admitted_after_release(store: Store) -> None:
-    with JobLockHolder(store):
-        with pytest.raises(JobBusy, match="Another run"):
-            JobLockHolder(store).acquire()
+    with JobLockHolder(store), pytest.raises(JobBusy, match="Another run"):
+        JobLockHolder(store).acquire()
     with JobLockHolder(store):
         pass
 

@@ -44,7 +44,10 @@ class MsalHttpClient:
         if isinstance(data, str | bytes):
             return self._client.post(url, params=params, content=data, headers=headers,
                                      **_timeout(kwargs))
-        return self._client.post(url, params=params, data=data, headers=headers,
+        # msal hands the client assertion over as bytes; requests form-encodes bytes as they
+        # are, httpx would write "b'...'", so decode them first
+        form = {k: v.decode() if isinstance(v, bytes) else v for k, v in (data or {}).items()}
+        return self._client.post(url, params=params, data=form, headers=headers,
                                  **_timeout(kwargs))
 
     def close(self) -> None:
@@ -118,9 +121,9 @@ class TokenProvider:
                ) -> TokenError:
         if error == "discovery_failed" and aadsts_code(description) is None:
             return TokenError(
-                f"Cannot read the sign-in metadata of {self.endpoints.authority}; check tenant_id "
-                "and, for other clouds, cloud or authority_host in the profile.", None,
-                detail=redact(description))
+                f"cannot read the sign-in metadata of {self.endpoints.authority}",
+                "Check tenant_id and, for other clouds, cloud or authority_host in the profile.",
+                None, detail=redact(description))
         return token_error(error=error, description=description, codes=codes,
                            tenant=self.profile.tenant_id, client=self.profile.client_id,
                            resource=resource)

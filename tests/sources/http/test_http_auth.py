@@ -9,12 +9,12 @@ import jwt
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from http_fakes import AUTHORITY_HOST, CLIENT, SECRET, TENANT, FakeCloud, profile
 
 from license_analyzer.errors import AuthError, ConfigError
 from license_analyzer.sources.http import connect
 from license_analyzer.sources.http.aadsts import TokenError
 from license_analyzer.sources.http.auth import jwt_claims
+from tests.sources.http.http_fakes import AUTHORITY_HOST, CLIENT, SECRET, TENANT, FakeCloud, profile
 
 GRAPH_SCOPE = "https://graph.test.example/.default"
 

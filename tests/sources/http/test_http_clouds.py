@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 import pytest
-from http_fakes import CLIENT, TENANT, profile
 
 from license_analyzer.sources.http.clouds import CLOUDS, endpoints, graph_root, resource_scope
+from tests.sources.http.http_fakes import CLIENT, TENANT, profile
 
 
 @pytest.mark.parametrize(

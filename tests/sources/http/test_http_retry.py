@@ -53,7 +53,7 @@ def test_retry_after_fractional_seconds_is_honoured() -> None:
     stats = RetryStats()
     with client(script, sleeps, stats=stats) as c:
         assert c.get("/users").status_code == 200
-    assert sleeps == [pytest.approx(2.128)]
+    assert sleeps == pytest.approx([2.128])
     assert stats.retries == 1 and stats.throttled == 1
     assert stats.waited_s == pytest.approx(2.128)
     assert stats.by_path["/v1.0/users"].throttled == 1
@@ -65,7 +65,7 @@ def test_retry_after_http_date_is_honoured() -> None:
     sleeps = Sleeps()
     with client(script, sleeps) as c:
         assert c.get("/users").status_code == 200
-    assert sleeps == [pytest.approx(7.0)]
+    assert sleeps == pytest.approx([7.0])
 
 
 def test_retry_after_is_clamped_at_zero() -> None:

@@ -8,9 +8,8 @@ Create Date: 2026-11-21 23:59:37.751096
 from __future__ import annotations
 
 import sqlalchemy as sa
-import sqlmodel  # noqa: F401
+import sqlmodel
 from alembic import op
-
 
 revision = '0002'
 down_revision = '0001'

@@ -1,0 +1,324 @@
+"""Benchmark `analyze` at scale against DuckDB on the `export activity` Parquet file.
+
+In one run: build a store of --users users whose activity (--events events, rolled up into day
+rows written through store.activity.write_activity, one Parquet file per source and day) spans
+--days days, then measure in child processes (for peak memory):
+
+- the activity step of analyze (per-user last activity and 30/90-day active days, from every
+  activity row) against DuckDB computing the same from the export file: like with like;
+- the whole analyze (full), its peak RSS, and the daily re-analysis after one new day of data
+  (incremental, from the saved rollup), whose facts must equal a full analysis of that day.
+
+    .venv/bin/python bench/bench_analyze.py                       # 200,000 users, 50M events
+    .venv/bin/python bench/bench_analyze.py --users 5000 --events 500000   # smoke run
+
+Figures go to stdout and bench/results/analyze.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from license_analyzer.config import Config  # noqa: E402
+from license_analyzer.store.db import Store, open_store  # noqa: E402
+
+AS_OF = date(2026, 11, 21)
+PROFILE = "bench"
+ENVS = ["https://sales.crm.dynamics.com", "https://service.crm.dynamics.com"]
+SKUS = {"SPE_E3": "05e9a617-0261-4cee-bb44-138d3ef5d965",
+        "DYN365_ENTERPRISE_SALES": "1e1a282c-9c54-43a2-9310-98ef728faace",
+        "DYN365_FINANCE": "55c9eb4e-c746-45b4-b255-9ab6b19d5c62"}
+
+
+def config_for(db: Path, data: Path) -> Config:
+    return Config.model_validate({
+        "storage": {"url": f"sqlite:///{db}", "data_dir": str(data)},
+        "prices": {"SPE_E3": 36.0, "DYN365_ENTERPRISE_SALES": 105.0, "DYN365_FINANCE": 210.0},
+        "profiles": [{"name": PROFILE, "tenant_id": str(uuid.uuid4()),
+                      "client_id": str(uuid.uuid4()), "client_secret": "bench",
+                      "dataverse": ENVS}]})
+
+
+def _insert(store: Store, table: Any, rows: list[dict[str, Any]]) -> None:
+    with store.engine.begin() as conn:
+        for start in range(0, len(rows), 50_000):
+            conn.execute(table.insert(), rows[start:start + 50_000])
+
+
+def build_store(db: Path, data: Path, users: int, events: int, days: int,
+                seed: int) -> dict[str, Any]:
+    """The directory, licenses and activity of a synthetic tenant; the as-of day is held back."""
+    from license_analyzer.store.models import (
+        AssignmentOrigin,
+        Coverage,
+        DataverseUser,
+        DirectoryUser,
+        Environment,
+        LicenseAssignment,
+        Profile,
+        SkuState,
+    )
+
+    rng = np.random.default_rng(seed)
+    store = open_store(f"sqlite:///{db}", base=db.parent, data_dir=data)
+    now = datetime(AS_OF.year, AS_OF.month, AS_OF.day, 6, tzinfo=UTC)
+    ids = [str(uuid.UUID(int=int(x))) for x in rng.integers(1, 2**63, size=users, dtype=np.int64)]
+    ce = rng.random(users) < 0.25
+    erp = rng.random(users) < 0.05
+    env_of = rng.integers(0, len(ENVS), size=users)
+    propensity = rng.beta(2, 3, size=users)  # how often each user is active
+    propensity[rng.random(users) < 0.15] = 0.0  # never active
+    depts = ["Sales", "Finance", "IT", "Operations", "HR", None]
+    _insert(store, Profile.__table__, [{"name": PROFILE, "tenant_id": str(uuid.uuid4()),
+                                        "has_p1": True, "created_at": now, "updated_at": now}])
+    _insert(store, SkuState.__table__, [
+        {"profile": PROFILE, "sku_id": sid, "sku_part_number": part, "applies_to": "User",
+         "capability_status": "Enabled", "enabled": users, "warning": 0, "suspended": 0,
+         "locked_out": 0, "consumed": 0, "service_plans": [], "subscription_ids": [],
+         "updated_at": now} for part, sid in SKUS.items()])
+    _insert(store, Environment.__table__, [
+        {"profile": PROFILE, "url": url, "kind": "dataverse", "families": [],
+         "discovered": False, "audit_enabled": True, "user_access_audit_enabled": True}
+        for url in ENVS])
+    _insert(store, DirectoryUser.__table__, [
+        {"profile": PROFILE, "id": uid, "user_principal_name": f"u{i}@bench.example",
+         "display_name": f"User {i}", "account_enabled": True, "user_type": "Member",
+         "department": depts[i % len(depts)], "sign_in_activity_collected": True,
+         "first_seen_at": now, "last_seen_at": now} for i, uid in enumerate(ids)])
+    since = now - timedelta(days=400)
+    assignments, origins, systemusers = [], [], []
+    for i, uid in enumerate(ids):
+        held = ["SPE_E3"] + (["DYN365_ENTERPRISE_SALES"] if ce[i] else []) + (
+            ["DYN365_FINANCE"] if erp[i] else [])
+        for part in held:
+            assignments.append({"profile": PROFILE, "user_id": uid, "sku_id": SKUS[part],
+                                "via": "direct", "disabled_plans": [], "state": "Active",
+                                "graph_updated_at": since, "valid_from": since})
+            origins.append({"profile": PROFILE, "user_id": uid, "sku_id": SKUS[part],
+                            "assigned_since": since, "provenance": "licenseAssignmentStates"})
+        if ce[i]:
+            systemusers.append({"profile": PROFILE, "environment_url": ENVS[env_of[i]],
+                                "systemuser_id": str(uuid.uuid4()), "entra_object_id": uid,
+                                "access_mode": 0, "is_disabled": False,
+                                "is_application_user": False, "is_integration_user": False,
+                                "is_human": True, "updated_at": now})
+    _insert(store, LicenseAssignment.__table__, assignments)
+    _insert(store, AssignmentOrigin.__table__, origins)
+    _insert(store, DataverseUser.__table__, systemusers)
+    first = AS_OF - timedelta(days=days)
+    coverage = [{"profile": PROFILE, "source": s, "environment": e,
+                 "start": datetime(first.year, first.month, first.day, tzinfo=UTC), "end": now}
+                for s, e in [("entra_signin", ""), ("signin_crm", ""), ("signin_erp", "")]
+                + [("dataverse_audit", url) for url in ENVS]]
+    _insert(store, Coverage.__table__, coverage)
+
+    # rows per day: entra for everyone active, CRM sign-ins and Dataverse for CE users, ERP
+    # entra_signin rows carry one event (a day seen); the other sources carry the rest
+    entra_rows = float(propensity.sum()) * days
+    other_rows = float((propensity * ce).sum() * 2 + (propensity * erp).sum()) * days
+    mean_events = max((events - entra_rows) / max(other_rows, 1.0), 1.0)
+    ids_arr = np.array(ids)
+    total_rows = total_events = 0
+    for offset in range(days, -1, -1):
+        day = AS_OF - timedelta(days=offset)
+        if day == AS_OF:
+            break  # the new day, added later
+        rows, ev = write_day(store, rng, day, ids_arr, propensity, ce, erp, env_of, mean_events)
+        total_rows += rows
+        total_events += ev
+    store.dispose()
+    return {"rows": total_rows, "events": total_events, "mean_events": mean_events,
+            "ce": ce, "erp": erp, "env_of": env_of, "propensity": propensity, "ids": ids_arr}
+
+
+def write_day(store: Store, rng: np.random.Generator, day: date, ids: Any, propensity: Any,
+              ce: Any, erp: Any, env_of: Any, mean_events: float) -> tuple[int, int]:
+    from license_analyzer.store.activity import write_activity
+
+    active = rng.random(len(ids)) < propensity
+    base = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    rows = events = 0
+    with store.session() as session:
+        groups: list[tuple[str, str, Any]] = [("entra_signin", "", active),
+                                              ("signin_crm", "", active & ce),
+                                              ("signin_erp", "", active & erp)]
+        groups += [("dataverse_audit", url, active & ce & (env_of == k))
+                   for k, url in enumerate(ENVS)]
+        for source, env, mask in groups:
+            n = int(mask.sum())
+            ev = np.ones(n, dtype=np.int64) if source == "entra_signin" else \
+                rng.geometric(1.0 / mean_events, size=n).astype(np.int64)
+            seconds = rng.integers(0, 86_400, size=n)
+            frame = pl.DataFrame({
+                "profile": [PROFILE] * n, "user_id": ids[mask], "source": [source] * n,
+                "environment": [env] * n, "day": [day] * n, "events": ev,
+                "last_at": pl.Series([base] * n).dt.cast_time_unit("us")
+                + pl.Series(seconds * 1_000_000).cast(pl.Duration("us"))})
+            write_activity(session, store, frame, profile=PROFILE, source=source,
+                           environment=env, window_start=day, window_end=day)
+            rows += n
+            events += int(ev.sum())
+    return rows, events
+
+
+def child(args: argparse.Namespace) -> None:
+    """Run one measured step in this process and print its figures as JSON."""
+    config = config_for(Path(args.db), Path(args.data))
+    store = open_store(config.storage.url, base=Path(args.db).parent, data_dir=Path(args.data))
+    as_of = date.fromisoformat(args.as_of)
+    started = time.perf_counter()
+    out: dict[str, Any] = {}
+    if args.child in ("full", "incremental"):
+        from license_analyzer.pipeline.analyze import analyze
+
+        outcome = analyze(config, store, as_of, incremental=args.child == "incremental")
+        out.update(analysis_id=outcome.analysis_id, incremental=outcome.incremental,
+                   assignments=outcome.assignments, files_read=outcome.activity_files_read)
+    elif args.child == "step":
+        activity_step(config, store, as_of)
+    elif args.child == "export":
+        from license_analyzer.pipeline.export import export_activity
+
+        out["rows"] = export_activity(config, store, Path(args.export))
+    elif args.child == "duckdb":
+        out["rows"] = duckdb_query(Path(args.export), as_of)
+    out["seconds"] = time.perf_counter() - started
+    out["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(out))
+
+
+def activity_step(config: Config, store: Store, as_of: date) -> int:
+    """The part of analyze that computes per (user, evidence class) last activity and active
+    days in 30/60/90 days, from every activity row (no rollup): what DuckDB is compared with."""
+    from license_analyzer.catalog import load_families
+    from license_analyzer.pipeline.activity_state import window_masks
+    from license_analyzer.pipeline.analyze import _environments
+    from license_analyzer.pipeline.evidence import class_activity, evidence_classes
+    from license_analyzer.pipeline.facts import WINDOWS
+    from license_analyzer.pipeline.rollup import plan_state
+    from license_analyzer.pipeline.tables import read_tables
+
+    tables = read_tables(store)
+    _, class_channel = evidence_classes(load_families(), [PROFILE], _environments(store, tables))
+    plan = plan_state(store, as_of, incremental=False)
+    frame = class_activity(plan.state, class_channel.lazy(), window_masks(as_of, WINDOWS),
+                           list(WINDOWS)).collect(engine="streaming")
+    return frame.height
+
+
+def duckdb_query(export: Path, as_of: date) -> int:
+    import duckdb
+
+    query = f"""
+        SELECT profile, user_id, product, max(last_at) AS last_at,
+               count(DISTINCT day) FILTER (WHERE day > DATE '{as_of}' - 30) AS active_days_30,
+               count(DISTINCT day) FILTER (WHERE day > DATE '{as_of}' - 90) AS active_days_90
+        FROM read_parquet('{export}') WHERE day <= DATE '{as_of}'
+        GROUP BY profile, user_id, product"""
+    con = duckdb.connect()
+    rows = con.execute(f"SELECT count(*) FROM ({query})").fetchone()
+    return int(rows[0]) if rows else 0
+
+
+def run_child(args: argparse.Namespace, step: str, as_of: date, **extra: str) -> dict[str, Any]:
+    cmd = [sys.executable, __file__, "--child", step, "--db", str(args.db), "--data",
+           str(args.data), "--as-of", as_of.isoformat()]
+    for key, value in extra.items():
+        cmd += [f"--{key}", value]
+    done = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT)
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=200_000)
+    parser.add_argument("--events", type=int, default=50_000_000)
+    parser.add_argument("--days", type=int, default=180)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--work", type=Path, default=None, help="work folder (default: temp)")
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--db", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--data", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--as-of", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--export", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args)
+        return
+    work = args.work or Path(tempfile.mkdtemp(prefix="bench-analyze-"))
+    work.mkdir(parents=True, exist_ok=True)
+    args.db, args.data = work / "store.db", work / "data"
+    export = work / "activity.parquet"
+    t0 = time.perf_counter()
+    built = build_store(args.db, args.data, args.users, args.events, args.days, args.seed)
+    build_s = time.perf_counter() - t0
+    print(f"store: {args.users} users, {built['rows']:,} day rows, {built['events']:,} events"
+          f" over {args.days} days (built in {build_s:.0f}s)")
+    yesterday = AS_OF - timedelta(days=1)
+    full = run_child(args, "full", yesterday)
+    print(f"analyze (full, as of {yesterday}): {full['seconds']:.2f}s,"
+          f" peak RSS {full['max_rss_mb']:.0f} MB, {full['assignments']:,} licenses")
+    # one new day of data arrives, then the daily re-analysis
+    store = open_store(f"sqlite:///{args.db}", base=work, data_dir=args.data)
+    rng = np.random.default_rng(args.seed + 1)
+    new_rows, new_events = write_day(store, rng, AS_OF, built["ids"], built["propensity"],
+                                     built["ce"], built["erp"], built["env_of"],
+                                     built["mean_events"])
+    store.dispose()
+    daily = run_child(args, "incremental", AS_OF)
+    full_today = run_child(args, "full", AS_OF)
+    from license_analyzer.pipeline.analyze import load_facts
+
+    store = open_store(f"sqlite:///{args.db}", base=work, data_dir=args.data)
+    same = load_facts(store, daily["analysis_id"]).equals(
+        load_facts(store, full_today["analysis_id"]))
+    store.dispose()
+    print(f"daily re-analysis (+{new_rows:,} rows): {daily['seconds']:.2f}s incremental="
+          f"{daily['incremental']} vs full {full_today['seconds']:.2f}s"
+          f" = {daily['seconds'] / full_today['seconds']:.1%}; identical facts: {same}")
+    step = run_child(args, "step", AS_OF)
+    exported = run_child(args, "export", AS_OF, export=str(export))
+    duck = run_child(args, "duckdb", AS_OF, export=str(export))
+    print(f"activity step of analyze: {step['seconds']:.2f}s (peak {step['max_rss_mb']:.0f} MB)"
+          f" vs DuckDB on the export ({exported['rows']:,} rows): {duck['seconds']:.2f}s"
+          f" (peak {duck['max_rss_mb']:.0f} MB) = {step['seconds'] / duck['seconds']:.2f}x")
+    print(f"export activity: {exported['seconds']:.2f}s")
+    results = {
+        "users": args.users, "days": args.days, "activity_rows": built["rows"] + new_rows,
+        "events": built["events"] + new_events, "storage": "Parquet activity files, one per"
+        " (source, environment, day), registered in ActivityFile; facts as Parquet",
+        "build_seconds": build_s, "analyze_full": full, "analyze_full_today": full_today,
+        "analyze_daily_incremental": daily, "daily_vs_full": daily["seconds"] /
+        full_today["seconds"], "incremental_equals_full": same, "activity_step": step,
+        "duckdb_on_export": duck, "step_vs_duckdb": step["seconds"] / duck["seconds"],
+        "export": exported, "peak_rss_mb_analyze": max(full["max_rss_mb"],
+                                                       full_today["max_rss_mb"]),
+    }
+    out = ROOT / "bench" / "results" / "analyze.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print(f"results: {out}")
+    if args.work is None:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""Runs every check of one profile, in setup order, skipping what an earlier failure blocks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from license_analyzer.config import Config, ProfileConfig
+from license_analyzer.errors import LicenseAnalyzerError
+from license_analyzer.sources.http import connect
+
+from . import dynamics_checks, graph_checks
+from .probe import fix_for, problem_of
+from .result import CheckResult, Status
+
+# short caps: doctor is interactive, a throttled tenant should not hang it for minutes
+MAX_WAIT_S = 20.0
+TIMEOUT_S = 30.0
+
+
+def check_profile(config: Config, profile: ProfileConfig, now: datetime) -> list[CheckResult]:
+    results: list[CheckResult] = []
+
+    def add(check: str, target: str, status: Status, message: str, fix: str) -> None:
+        results.append(CheckResult(profile.name, check, target, status, message, fix))
+
+    base_dir = config.source_path.parent if config.source_path else None
+    try:
+        conn = connect(profile, concurrency=2, max_wait_s=MAX_WAIT_S, timeout_s=TIMEOUT_S,
+                       base_dir=base_dir)
+    except LicenseAnalyzerError as exc:  # unreadable certificate, missing ca_bundle file
+        add("token", "graph", Status.FAILED, problem_of(exc), fix_for(exc))
+        _skip_all(add, profile)
+        return results
+    with conn:
+        roles = graph_checks.token(conn, add)
+        if roles is None:
+            _skip_all(add, profile)
+            return results
+        outcomes = graph_checks.permissions(conn, add, roles, config.reclamation.enabled)
+        graph_checks.entra_p1(add, outcomes)
+        graph_checks.credential_expiry(conn, add, config, now)
+        for dv in profile.dataverse:
+            dynamics_checks.dataverse(conn, add, dv)
+        for fo in profile.finance_operations:
+            dynamics_checks.finance_operations(conn, add, fo)
+        if profile.discover_environments:
+            dynamics_checks.power_platform(conn, add)
+    return results
+
+
+def _skip_all(add: graph_checks.Add, profile: ProfileConfig) -> None:
+    why = "Not checked: no token."
+    add("permissions", "graph", Status.SKIPPED, why, "")
+    for dv in profile.dataverse:
+        add("reachable", f"dataverse {dv.url}", Status.SKIPPED, why, "")
+    for fo in profile.finance_operations:
+        add("reachable", f"finance_operations {fo.url}", Status.SKIPPED, why, "")

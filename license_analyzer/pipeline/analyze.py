@@ -1,0 +1,175 @@
+"""`analyze`: facts, license position and history for one as-of day, in one transaction.
+
+The facts go to a Parquet file under `<data dir>/facts/` registered by an `Analysis` row, and
+PositionDaily / DepartmentPositionDaily are replaced for that day, all in one commit: a crash
+leaves the previous analysis (and its file) as it was; an unregistered file is deleted.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import polars as pl
+from sqlmodel import col, delete, select
+
+from license_analyzer.catalog import load_families
+from license_analyzer.config import Config
+from license_analyzer.errors import ConfigError
+from license_analyzer.pipeline.facts import Inputs, assignments_as_of, build_facts, sku_table
+from license_analyzer.pipeline.position import department_positions, positions
+from license_analyzer.pipeline.rollup import StatePlan, plan_state, prune_rollups, save_rollup
+from license_analyzer.pipeline.tables import read_tables
+from license_analyzer.store.activity import registered_files
+from license_analyzer.store.db import Store, utcnow
+from license_analyzer.store.models import Analysis, DepartmentPositionDaily, PositionDaily
+
+log = logging.getLogger(__name__)
+
+FACTS_DIR = "facts"
+
+
+@dataclass
+class AnalysisOutcome:
+    analysis_id: int
+    as_of: date
+    facts_path: Path
+    users: int
+    assignments: int
+    skus: int
+    incremental: bool  # started from a saved rollup rather than every activity row
+    activity_files_read: int
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Computed:
+    facts: pl.DataFrame
+    positions: pl.DataFrame
+    departments: pl.DataFrame
+    plan: StatePlan
+    rollup: pl.DataFrame | None
+
+
+def today_utc() -> date:
+    return datetime.now(UTC).date()
+
+
+def _profiles(config: Config, tables: dict[str, pl.LazyFrame]) -> list[str]:
+    if config.profiles:
+        return [p.name for p in config.profiles]
+    return sorted(tables["Profile"].select("name").collect()["name"].to_list())
+
+
+def _environments(store: Store, tables: dict[str, pl.LazyFrame]) -> pl.DataFrame:
+    """Every Dataverse environment: known ones with their families, plus any that only appears
+    in activity files (counted for every customer-engagement family)."""
+    known = (tables["Environment"].filter(pl.col("kind") == "dataverse")
+             .select("profile", "url", "families").collect())
+    seen = {(f.profile, f.environment) for f in registered_files(store)
+            if f.source == "dataverse_audit" and f.environment}
+    extra = sorted(seen - set(zip(known["profile"], known["url"], strict=True)))
+    more = pl.DataFrame({"profile": [p for p, _ in extra], "url": [u for _, u in extra],
+                         "families": [[] for _ in extra]}, schema=known.schema)
+    return pl.concat([known, more]).with_columns(pl.col("families").fill_null([]))
+
+
+def compute(config: Config, store: Store, as_of: date, *, incremental: bool = True) -> Computed:
+    """Facts, positions and department positions as of `as_of`, collected in one go."""
+    tables = read_tables(store)
+    plan = plan_state(store, as_of, incremental=incremental)
+    inputs = Inputs(tables=tables, state=plan.state, environments=_environments(store, tables),
+                    profiles=_profiles(config, tables))
+    facts = build_facts(config, inputs, load_families(), as_of)
+    held = assignments_as_of(tables, as_of)
+    skus = sku_table(tables, held, config.prices)
+    frames = [facts, positions(facts, skus, tables["Subscription"], as_of, inputs.profiles),
+              department_positions(facts, as_of)]
+    if plan.save is not None:
+        frames.append(plan.save)
+    # the streaming engine keeps memory flat over tens of millions of activity rows
+    collected = pl.collect_all(frames, engine="streaming")
+    return Computed(facts=collected[0], positions=collected[1], departments=collected[2],
+                    plan=plan, rollup=collected[3] if plan.save is not None else None)
+
+
+def analyze(config: Config, store: Store, as_of: date | None = None, run_id: int | None = None,
+            *, incremental: bool = True) -> AnalysisOutcome:
+    """Compute and store the analysis as of `as_of` (default: today, UTC)."""
+    as_of = as_of or config.analysis.as_of or today_utc()
+    started = time.perf_counter()
+    computed = compute(config, store, as_of, incremental=incremental)
+    computed_at = time.perf_counter()
+    folder = store.data_dir / FACTS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"facts-{as_of.isoformat()}-{uuid.uuid4().hex[:12]}.parquet"
+    computed.facts.write_parquet(path, compression="zstd")
+    try:
+        analysis_id = _commit(store, computed, as_of, run_id, path)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    if computed.rollup is not None and computed.plan.save_through is not None:
+        save_rollup(store, computed.rollup, computed.plan.save_through,
+                    computed.plan.max_file_id)
+        prune_rollups(store)
+    facts = computed.facts
+    outcome = AnalysisOutcome(
+        analysis_id=analysis_id, as_of=as_of, facts_path=path,
+        users=facts.select("profile", "user_id").n_unique() if facts.height else 0,
+        assignments=facts.height, skus=computed.positions.height,
+        incremental=computed.plan.base is not None,
+        activity_files_read=computed.plan.files_read,
+        timings={"compute": computed_at - started, "total": time.perf_counter() - started})
+    log.info("analysis %d as of %s: %d licenses of %d users (%s, %.1fs)", analysis_id, as_of,
+             outcome.assignments, outcome.users,
+             "incremental" if outcome.incremental else "full", outcome.timings["total"])
+    return outcome
+
+
+def _commit(store: Store, computed: Computed, as_of: date, run_id: int | None,
+            path: Path) -> int:
+    profiles = computed.facts["profile"].unique().to_list() + \
+        computed.positions["profile"].unique().to_list()
+    with store.session() as session:
+        analysis = Analysis(run_id=run_id, as_of=as_of, created_at=utcnow(),
+                            facts_path=str(path.relative_to(store.data_dir)),
+                            users=computed.facts.select("profile", "user_id").n_unique()
+                            if computed.facts.height else 0,
+                            assignments=computed.facts.height)
+        session.add(analysis)
+        session.exec(delete(PositionDaily).where(
+            col(PositionDaily.day) == as_of, col(PositionDaily.profile).in_(profiles)))
+        session.exec(delete(DepartmentPositionDaily).where(
+            col(DepartmentPositionDaily.day) == as_of,
+            col(DepartmentPositionDaily.profile).in_(profiles)))
+        session.add_all(PositionDaily(**row) for row in computed.positions.to_dicts())
+        session.add_all(DepartmentPositionDaily(**row)
+                        for row in computed.departments.to_dicts())
+        session.flush()
+        assert analysis.id is not None
+        return analysis.id
+
+
+def latest_analysis(store: Store, analysis_id: int | None = None) -> Analysis | None:
+    with store.session() as session:
+        query = select(Analysis)
+        if analysis_id is not None:
+            query = query.where(Analysis.id == analysis_id)
+        else:
+            query = query.order_by(col(Analysis.id).desc()).limit(1)
+        return session.exec(query).first()
+
+
+def load_facts(store: Store, analysis_id: int | None = None) -> pl.DataFrame:
+    """The facts of an analysis (the latest when None); raises ConfigError if there is none."""
+    analysis = latest_analysis(store, analysis_id)
+    if analysis is None:
+        which = f"analysis {analysis_id}" if analysis_id is not None else "analysis"
+        raise ConfigError(f"There is no {which} in the store yet; run `license-analyzer"
+                          " analyze` first.")
+    return pl.read_parquet(store.data_dir / analysis.facts_path)

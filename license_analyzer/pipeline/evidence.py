@@ -1,0 +1,173 @@
+"""Which evidence counts for which product, how far back it reaches, and who it can speak for.
+
+Families whose counting channels are the same set share an evidence *class*, so activity is
+aggregated once per (user, class) instead of once per (user, family): usually three classes
+(customer engagement, ERP, Entra) however many families and SKUs a tenant holds.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+
+from license_analyzer.catalog import Families
+from license_analyzer.pipeline.activity_state import (
+    BLOCK_DAYS,
+    OLDER,
+    end_of_day,
+    first_kept_block,
+)
+
+DATAVERSE = "dataverse_audit"
+TENANT_SOURCES = ("signin_crm", "signin_erp", "entra_signin")
+# Graph keeps lastSuccessfulSignInDateTime from this day on (not backfilled), for as long as
+# the user exists: once collected, the Entra source can speak back to it.
+LAST_SUCCESS_KEPT_SINCE = date(2023, 12, 1)
+# A source whose evidence stops more than this many days before the as-of day no longer speaks.
+STALE_DAYS = 3
+
+
+def evidence_classes(families: Families, profiles: list[str], environments: pl.DataFrame
+                     ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(family_class, class_channel) frames for every profile.
+
+    `environments`: (profile, url, families) of every Dataverse environment known (configured,
+    discovered, or seen in activity files).
+    """
+    family_rows: list[tuple[str, str, str]] = []
+    channel_rows: list[tuple[str, str, str, str]] = []
+    for profile in profiles:
+        envs = environments.filter(pl.col("profile") == profile)
+        channels: list[tuple[str, str, list[str]]] = [(s, "", []) for s in TENANT_SOURCES]
+        channels += [(DATAVERSE, row["url"], list(row["families"] or []))
+                     for row in envs.iter_rows(named=True)]
+        classes: dict[frozenset[tuple[str, str]], str] = {}
+        for key, family in families.families.items():
+            counted = frozenset(
+                (source, env) for source, env, env_families in channels
+                if source in family.sources
+                and (source != DATAVERSE or families.counts_environment(key, env_families)))
+            if counted not in classes:
+                classes[counted] = f"c{len(classes)}"
+                channel_rows += [(profile, classes[counted], s, e) for s, e in sorted(counted)]
+            family_rows.append((profile, key, classes[counted]))
+    family_class = pl.DataFrame(family_rows, orient="row", schema={
+        "profile": pl.String, "family": pl.String, "class_id": pl.String})
+    class_channel = pl.DataFrame(channel_rows, orient="row", schema={
+        "profile": pl.String, "class_id": pl.String, "source": pl.String,
+        "environment": pl.String})
+    return family_class, class_channel
+
+
+def channel_coverage(coverage: pl.LazyFrame, profiles: pl.LazyFrame, envs: pl.LazyFrame,
+                     as_of: date) -> pl.LazyFrame:
+    """Per (profile, source, environment) that can speak as of `as_of`: the first full day of
+    its current unbroken evidence (coverage_start).
+
+    Spans are clipped to the end of the as-of day and merged when they touch; the current run is
+    the latest, and it speaks only if it reaches within STALE_DAYS of the as-of day, the tenant
+    has Entra ID P1 (sign-in sources) and the environment's user-access auditing is not off.
+    """
+    end = end_of_day(as_of)
+    channel = ["profile", "source", "environment"]
+    runs = (
+        coverage.filter(pl.col("start") < end)
+        .with_columns(pl.min_horizontal("end", end).alias("end"))
+        .sort(*channel, "start")
+        .with_columns(
+            (pl.col("start") > pl.col("end").cum_max().shift(1).over(channel))
+            .fill_null(True).cum_sum().over(channel).alias("run"))
+        .group_by(*channel, "run").agg(pl.col("start").min(), pl.col("end").max())
+        .sort(*channel, "run").group_by(channel).agg(pl.all().last())
+        .filter(pl.col("end") >= end - pl.duration(days=STALE_DAYS))
+    )
+    first_full_day = (pl.col("start").dt.date()
+                      + pl.when(pl.col("start") == pl.col("start").dt.truncate("1d"))
+                      .then(pl.duration(days=0)).otherwise(pl.duration(days=1)))
+    audit_off = (envs.filter((pl.col("audit_enabled") == False)  # noqa: E712
+                             | (pl.col("user_access_audit_enabled") == False))  # noqa: E712
+                 .select("profile", pl.col("url").alias("environment"),
+                         pl.lit(DATAVERSE).alias("source")))
+    # without Entra ID P1 no sign-in source can speak; Dataverse audits still can
+    no_p1 = (profiles.filter(pl.col("has_p1") == False)  # noqa: E712
+             .select(pl.col("name").alias("profile"))
+             .join(pl.LazyFrame({"source": list(TENANT_SOURCES), "environment": [""] * 3}),
+                   how="cross"))
+    return (
+        runs.with_columns(first_full_day.alias("coverage_start"))
+        .with_columns(
+            pl.when(pl.col("source") == "entra_signin")
+            .then(pl.min_horizontal("coverage_start", pl.lit(LAST_SUCCESS_KEPT_SINCE)))
+            .otherwise("coverage_start").alias("coverage_start"))
+        .join(audit_off, on=channel, how="anti")
+        .join(no_p1, on=channel, how="anti")
+        .select(*channel, "coverage_start")
+    )
+
+
+def user_coverage(channels: pl.LazyFrame, users: pl.LazyFrame, systemusers: pl.LazyFrame,
+                  class_channel: pl.LazyFrame) -> pl.LazyFrame:
+    """Per (profile, user_id, class_id): the earliest coverage_start among the class's
+    channels that can speak for that user. No row: no source can speak for them.
+
+    Sign-in logs speak for every user of the tenant; Entra sign-in activity for users whose
+    signInActivity was collected; a Dataverse environment for users with a human systemuser
+    there (systemuserids differ per environment; the join is on the Entra object id).
+    """
+    tenant = (
+        users.select("profile", pl.col("id").alias("user_id"), "sign_in_activity_collected")
+        .join(channels.filter(pl.col("source") != DATAVERSE), on="profile")
+        .filter((pl.col("source") != "entra_signin") | pl.col("sign_in_activity_collected"))
+        .select("profile", "user_id", "source", "environment", "coverage_start"))
+    dataverse = (
+        systemusers.select("profile", pl.col("entra_object_id").alias("user_id"),
+                           pl.col("environment_url").alias("environment"))
+        .unique()
+        .join(channels.filter(pl.col("source") == DATAVERSE), on=["profile", "environment"])
+        .select("profile", "user_id", "source", "environment", "coverage_start"))
+    return (pl.concat([tenant, dataverse])
+            .join(class_channel, on=["profile", "source", "environment"])
+            .group_by("profile", "user_id", "class_id")
+            .agg(pl.col("coverage_start").min()))
+
+
+def success_snapshot_rows(users: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
+    """Graph's lastSuccessfulSignInDateTime (up to the end of the as-of day) as state rows of the
+    entra_signin channel: a successful sign-in is evidence even if no daily row recorded it."""
+    day = pl.col("last_successful_sign_in_at").dt.date().cast(pl.Int32)
+    keep = first_kept_block(as_of)
+    block = (day // BLOCK_DAYS).cast(pl.Int32)
+    return (
+        users.filter(pl.col("last_successful_sign_in_at") < end_of_day(as_of))
+        .select(
+            "profile", pl.col("id").alias("user_id"), pl.lit("entra_signin").alias("source"),
+            pl.lit("").alias("environment"),
+            pl.when(block >= keep).then(block).otherwise(pl.lit(OLDER, pl.Int32)).alias("block"),
+            pl.when(block >= keep)
+            .then(pl.lit(2, pl.UInt64).pow((day % BLOCK_DAYS).cast(pl.UInt64)))
+            .otherwise(pl.lit(0, pl.UInt64)).alias("mask"),
+            pl.col("last_successful_sign_in_at").alias("last_at")))
+
+
+def class_activity(state: pl.LazyFrame, class_channel: pl.LazyFrame, masks: pl.LazyFrame,
+                   windows: list[str]) -> pl.LazyFrame:
+    """Per (profile, user_id, class_id): last_at, last_source and active days per window.
+
+    A day active in two channels of the class counts once (masks are OR-ed per block first).
+    """
+    per_block = (
+        state.join(class_channel, on=["profile", "source", "environment"])
+        .group_by("profile", "user_id", "class_id", "block")
+        .agg(pl.col("mask").bitwise_or(),
+             pl.col("source").sort_by("last_at", "source").last().alias("last_source"),
+             pl.col("last_at").max())
+        .join(masks, on="block", how="left")
+        .with_columns((pl.col("mask") & pl.col(w)).bitwise_count_ones().cast(pl.Int64).alias(w)
+                      for w in windows)
+    )
+    return per_block.group_by("profile", "user_id", "class_id").agg(
+        pl.col("last_at").max(),
+        pl.col("last_source").sort_by("last_at", "last_source").last(),
+        *(pl.col(w).fill_null(0).sum() for w in windows),
+    )

@@ -1,0 +1,235 @@
+"""Facts: one row per (profile, user, SKU) held as of a day, with the evidence behind its bucket.
+
+Bucket of each assigned license, first match wins (PRODUCT.md, Definitions):
+
+1. active      - counting evidence within the product's inactive_days.
+2. in_grace    - assigned less than grace_days ago (a new license gets time to be used).
+3. no_data     - no source can speak for this product for this user (no Entra ID P1 for a
+                 sign-in product, auditing off or no systemuser in any counting environment for a
+                 Dynamics product), and Graph's sign-in attempts do not prove them idle.
+4. in_grace    - insufficient history: the evidence covers fewer days than min_history_days and
+                 the attempts do not prove them idle. Such a license is not judged yet and will
+                 be once coverage grows, like a new one; `sufficient_history` is false on these
+                 rows so a report can tell the two kinds of grace apart. It is never inactive,
+                 and not no_data either: nothing needs fixing, only waiting.
+5. never_used  - no counting evidence since the assignment (none at all, or only before it).
+6. inactive    - used since the assignment, but not within inactive_days.
+
+Graph's lastSignInDateTime / lastNonInteractiveSignInDateTime include failed attempts, so they
+never make anyone active; but when the latest attempt to sign in to anything is older than the
+threshold (or there never was one), the user is certainly idle, whatever the coverage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import polars as pl
+
+from license_analyzer.catalog import Families, sku_products
+from license_analyzer.config import Config
+from license_analyzer.errors import ConfigError
+from license_analyzer.pipeline.activity_state import KEEP_DAYS, end_of_day, window_masks
+from license_analyzer.pipeline.evidence import (
+    DATAVERSE,
+    channel_coverage,
+    class_activity,
+    evidence_classes,
+    success_snapshot_rows,
+    user_coverage,
+)
+from license_analyzer.pipeline.thresholds import min_history_column, threshold_columns
+
+FACT_COLUMNS = [
+    "profile", "user_id", "user_principal_name", "display_name", "department", "company_name",
+    "account_enabled", "user_type", "created_at", "sku_id", "sku_part_number", "product_name",
+    "family", "applies_to", "is_free", "is_capacity", "is_attach", "assigned_since",
+    "assigned_since_source", "assigned_via", "via_direct", "via_groups", "disabled_plans",
+    "last_activity", "last_activity_source", "days_since_activity", "active_days_30",
+    "active_days_60", "active_days_90", "coverage_start", "coverage_days", "sufficient_history",
+    "last_attempt_at", "bucket", "low_usage", "read_only", "dataverse_environments",
+    "fo_enabled", "unit_price_monthly", "as_of",
+]
+WINDOWS = {"active_days_30": 30, "active_days_60": 60, "active_days_90": 90}
+LOW_WINDOW = "active_days_low_window"
+HUMAN = (pl.col("is_human") & ~pl.col("is_application_user")
+         & pl.col("entra_object_id").is_not_null())
+
+
+@dataclass
+class Inputs:
+    """The store's tables as LazyFrames (pipeline.tables.read_tables) and the activity state."""
+
+    tables: dict[str, pl.LazyFrame]
+    state: pl.LazyFrame
+    environments: pl.DataFrame  # (profile, url, families) of every Dataverse environment
+    profiles: list[str]
+
+
+def _days_between(later: date, earlier: pl.Expr) -> pl.Expr:
+    return (pl.lit(later) - earlier).dt.total_days().cast(pl.Int64)
+
+
+def assignments_as_of(tables: dict[str, pl.LazyFrame], as_of: date) -> pl.LazyFrame:
+    """Per (profile, user_id, sku_id) held at the end of the as-of day: every path, the disabled
+    plans (of the direct path, else the first group's) and the sticky assignment date."""
+    end = end_of_day(as_of)
+    held = tables["LicenseAssignment"].filter(
+        (pl.col("valid_from") < end) & (pl.col("valid_to").is_null() | (pl.col("valid_to") >= end)))
+    direct_first = [pl.col("via") != "direct", pl.col("via")]
+    paths = held.group_by("profile", "user_id", "sku_id").agg(
+        (pl.col("via") == "direct").any().alias("via_direct"),
+        pl.col("via").filter(pl.col("via") != "direct").unique().sort().alias("via_groups"),
+        pl.col("disabled_plans").sort_by(direct_first).first().alias("disabled_plans"),
+        pl.col("graph_updated_at").min().alias("_graph_since"),
+        pl.col("valid_from").min().alias("_seen_since"),
+    )
+    fallback_from_graph = pl.col("_graph_since").is_not_null() & (
+        pl.col("_graph_since") <= pl.col("_seen_since"))
+    return (
+        paths.join(tables["AssignmentOrigin"], on=["profile", "user_id", "sku_id"], how="left")
+        .with_columns(
+            pl.coalesce("assigned_since", pl.min_horizontal("_graph_since", "_seen_since"))
+            .alias("assigned_since"),
+            pl.coalesce("provenance", pl.when(fallback_from_graph)
+                        .then(pl.lit("licenseAssignmentStates"))
+                        .otherwise(pl.lit("first_seen"))).alias("assigned_since_source"),
+            pl.concat_list(
+                pl.when(pl.col("via_direct")).then(pl.lit(["direct"]))
+                .otherwise(pl.lit([], pl.List(pl.String))),
+                pl.col("via_groups").list.eval(pl.lit("group:") + pl.element()),
+            ).list.join(",").alias("assigned_via"),
+            pl.col("disabled_plans").fill_null(pl.lit([], pl.List(pl.String))),
+        )
+        .drop("_graph_since", "_seen_since", "provenance")
+    )
+
+
+def sku_table(tables: dict[str, pl.LazyFrame], held: pl.LazyFrame,
+              prices: dict[str, float]) -> pl.LazyFrame:
+    """Every SKU of a profile (subscribed or merely assigned) with its product view, flags and
+    price. A SKU all of whose subscriptions are trials is free."""
+    states = tables["SkuState"]
+    keys = pl.concat([states.select("profile", "sku_id"),
+                      held.select("profile", "sku_id")]).unique()
+    trial_only = (tables["Subscription"].group_by("profile", "sku_id")
+                  .agg(pl.col("is_trial").all().alias("_trial_only")))
+    price_map = {k.upper(): float(v) for k, v in prices.items()}
+    return (
+        keys.join(states, on=["profile", "sku_id"], how="left")
+        .pipe(sku_products)
+        .join(trial_only, on=["profile", "sku_id"], how="left")
+        .with_columns(
+            (pl.col("is_free") | pl.col("_trial_only").fill_null(False)).alias("is_free"),
+            pl.col("sku_part_number").str.to_uppercase()
+            .replace_strict(price_map, default=None, return_dtype=pl.Float64)
+            .alias("unit_price_monthly") if price_map
+            else pl.lit(None, pl.Float64).alias("unit_price_monthly"))
+        .drop("_trial_only")
+    )
+
+
+def user_table(tables: dict[str, pl.LazyFrame], as_of: date) -> pl.LazyFrame:
+    """Directory users with their Dataverse and F&O presence and sign-in attempts."""
+    end = end_of_day(as_of)
+    humans = tables["DataverseUser"].filter(HUMAN)
+    dataverse = humans.group_by("profile", pl.col("entra_object_id").alias("id")).agg(
+        pl.col("environment_url").unique().sort().alias("dataverse_environments"),
+        (pl.col("access_mode") == 2).fill_null(False).all().alias("_read_only"))
+    fo_envs = (tables["Environment"].filter(pl.col("kind") == "finance_operations")
+               .select("profile").unique().with_columns(pl.lit(True).alias("_has_fo")))
+    fo_users = (tables["FinanceOperationsUser"].filter(pl.col("matched_user_id").is_not_null())
+                .group_by("profile", pl.col("matched_user_id").alias("id"))
+                .agg(pl.col("enabled").any().alias("_fo_enabled")))
+    attempts = pl.col("last_sign_in_at"), pl.col("last_non_interactive_sign_in_at")
+    after = pl.any_horizontal(*(a >= end for a in attempts)).fill_null(False)
+    p1 = tables["Profile"].select(pl.col("name").alias("profile"), "has_p1")
+    return (
+        tables["DirectoryUser"]
+        .join(p1, on="profile", how="left")
+        .join(dataverse, on=["profile", "id"], how="left")
+        .join(fo_envs, on="profile", how="left")
+        .join(fo_users, on=["profile", "id"], how="left")
+        .with_columns(
+            # the attempts known at the end of the as-of day; a later value hides the earlier one
+            (pl.col("sign_in_activity_collected") & (pl.col("has_p1") != False)  # noqa: E712
+             .fill_null(True) & ~after).alias("_attempt_known"),
+            pl.when(~after).then(pl.max_horizontal(*attempts)).alias("last_attempt_at"),
+            pl.col("dataverse_environments").fill_null(pl.lit([], pl.List(pl.String))),
+            pl.when(pl.col("_has_fo").fill_null(False))
+            .then(pl.col("_fo_enabled").fill_null(False)).alias("fo_enabled"),
+        )
+    )
+
+
+def build_facts(config: Config, inputs: Inputs, families: Families, as_of: date) -> pl.LazyFrame:
+    """The facts LazyFrame (FACT_COLUMNS) as of `as_of`."""
+    analysis = config.analysis
+    if analysis.low_usage_window_days > KEEP_DAYS:
+        raise ConfigError(f"[analysis] low_usage_window_days is {analysis.low_usage_window_days};"
+                          f" it can be at most {KEEP_DAYS}, lower it.")
+    tables = inputs.tables
+    wanted = pl.col("profile").is_in(inputs.profiles)
+    family_class, class_channel = evidence_classes(families, inputs.profiles, inputs.environments)
+    windows = {**WINDOWS, LOW_WINDOW: analysis.low_usage_window_days}
+    users = user_table(tables, as_of).filter(wanted)
+    state = pl.concat([inputs.state.filter(wanted), success_snapshot_rows(users, as_of)])
+    activity = class_activity(state, class_channel.lazy(), window_masks(as_of, windows),
+                              list(windows))
+    coverage = user_coverage(
+        channel_coverage(tables["Coverage"], tables["Profile"], tables["Environment"], as_of),
+        users, tables["DataverseUser"].filter(HUMAN),
+        class_channel.lazy())
+    held = assignments_as_of(tables, as_of).filter(wanted)
+    skus = sku_table(tables, held, config.prices)
+    dynamics = [k for k, f in families.families.items() if DATAVERSE in f.sources]
+
+    facts = (
+        held.join(skus, on=["profile", "sku_id"], how="left")
+        .join(family_class.lazy(), on=["profile", "family"], how="left")
+        .join(users.rename({"id": "user_id"}), on=["profile", "user_id"], how="left")
+        .join(activity, on=["profile", "user_id", "class_id"], how="left")
+        .join(coverage, on=["profile", "user_id", "class_id"], how="left")
+        .with_columns(*threshold_columns(analysis, families))
+        .with_columns(min_history_column(analysis))
+    )
+    last_day = pl.col("last_at").dt.date()
+    days_since = _days_between(as_of, last_day)
+    coverage_days = (_days_between(as_of, pl.col("coverage_start")) + 1).fill_null(0)
+    attempt_days = _days_between(as_of, pl.col("last_attempt_at").dt.date())
+    proven_idle = pl.col("_attempt_known").fill_null(False) & (
+        pl.col("last_attempt_at").is_null() | (attempt_days >= pl.col("inactive_days")))
+    assigned_day = pl.col("assigned_since").dt.date()
+    used_since_assigned = last_day.is_not_null() & (last_day >= assigned_day)
+    bucket = (
+        pl.when(last_day.is_not_null() & (days_since < pl.col("inactive_days")))
+        .then(pl.lit("active"))
+        .when(_days_between(as_of, assigned_day) < pl.col("grace_days")).then(pl.lit("in_grace"))
+        .when(pl.col("coverage_start").is_null() & ~proven_idle).then(pl.lit("no_data"))
+        .when(~pl.col("sufficient_history") & ~proven_idle).then(pl.lit("in_grace"))
+        .when(~used_since_assigned).then(pl.lit("never_used"))
+        .otherwise(pl.lit("inactive"))
+    )
+    return (
+        facts.with_columns(
+            pl.col("last_at").alias("last_activity"),
+            pl.col("last_source").alias("last_activity_source"),
+            days_since.alias("days_since_activity"),
+            *(pl.col(w).fill_null(0) for w in windows),
+            coverage_days.alias("coverage_days"),
+        )
+        .with_columns(
+            (pl.col("coverage_days") >= pl.col("min_history_days")).alias("sufficient_history"))
+        .with_columns(bucket.alias("bucket"))
+        .with_columns(
+            ((pl.col("bucket") == "active")
+             & (pl.col(LOW_WINDOW) < pl.col("low_usage_days"))).alias("low_usage"),
+            pl.when(pl.col("family").is_in(dynamics)).then(pl.col("_read_only"))
+            .alias("read_only"),
+            pl.col("user_principal_name").fill_null(pl.col("user_id")),
+            pl.lit(as_of).alias("as_of"),
+        )
+        .select(FACT_COLUMNS)
+        .sort("profile", "user_id", "sku_id")
+    )

@@ -1,0 +1,229 @@
+"""`propose`: run the rules on an analysis' facts and keep the candidates' life cycle.
+
+Writes Candidate rows (one per profile, user, SKU), Decision rows for the automatic transitions
+(reopened, cancelled) and one RuleResult row per rule for the analysis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import polars as pl
+from sqlmodel import Session, col, delete, select
+
+from license_analyzer.config import Config
+from license_analyzer.rules import derive
+from license_analyzer.rules.carry_out import GroupInfo, plan_for
+from license_analyzer.rules.evaluate import matched_counts, matches, winners
+from license_analyzer.rules.evidence import candidate_id, evidence_hash, evidence_of, reason_text
+from license_analyzer.rules.inputs import TenantInputs, read_facts, read_inputs
+from license_analyzer.rules.lifecycle import OPEN, Transitions, cancel, merge, open_candidates
+from license_analyzer.rules.loading import CompiledRule, load_rules
+from license_analyzer.rules.schema import FACTS_SCHEMA
+from license_analyzer.rules.tables import downgrades, overlap_pairs
+from license_analyzer.store.db import Store, utcnow
+from license_analyzer.store.models import Candidate, RuleResult
+
+
+@dataclass
+class RuleCount:
+    matched: int = 0
+    candidates: int = 0
+    monthly_saving: float = 0.0
+
+
+@dataclass
+class ProposeOutcome:
+    analysis_id: int
+    candidates: int = 0  # rows some rule matched in this analysis
+    new: int = 0
+    reopened: int = 0
+    cancelled: int = 0
+    blocked: int = 0
+    monthly_saving: float = 0.0
+    per_rule: dict[str, RuleCount] = field(default_factory=dict)
+    by_status: dict[str, int] = field(default_factory=dict)
+
+
+def prepare(facts: pl.LazyFrame, config: Config, inputs: TenantInputs,
+            as_of: date) -> pl.LazyFrame:
+    """The facts with every derived column the rules may name."""
+    schema = facts.collect_schema()
+    missing = {name: pl.lit(None, dtype=dtype) for name, dtype in FACTS_SCHEMA.items()
+               if name not in schema}
+    if "as_of" in missing:
+        missing["as_of"] = pl.lit(as_of)
+    return (
+        facts.with_columns(**missing)
+        .pipe(derive.add_threshold_key, config.analysis.products)
+        .pipe(derive.add_grace, config.analysis)
+        .pipe(derive.add_exclusions, config.exclusions, inputs.memberships.lazy())
+        .pipe(derive.add_overlap, overlap_pairs(), inputs.plans.lazy())
+        .pipe(derive.add_downgrade, {k: d.target for k, d in downgrades().items()})
+        .pipe(derive.add_attach)
+    )
+
+
+def _why_not(row: Mapping[str, Any] | None) -> str:
+    if row is None or row.get("bucket") is None and row.get("sku_part_number") is None:
+        return "the license is no longer assigned"
+    if row.get("excluded_reason"):
+        return f"excluded: {row['excluded_reason']}"
+    if row.get("bucket") == "active":
+        last = row.get("last_activity")
+        day = last.date().isoformat() if isinstance(last, datetime) else "recently"
+        source = row.get("last_activity_source")
+        return f"the user is active again (last activity {day} via {source})"
+    if row.get("in_grace_period"):
+        return "in the grace period after a new assignment"
+    return f"no rule matches any more (now {row.get('bucket')})"
+
+
+@dataclass
+class _ByProfile:
+    """The tenant inputs split by profile once, not per candidate."""
+
+    groups: dict[str, dict[str, GroupInfo]]
+    skus: dict[str, dict[str, str]]
+
+    @classmethod
+    def of(cls, inputs: TenantInputs) -> _ByProfile:
+        split = cls({}, {})
+        for (profile, gid), group in inputs.groups.items():
+            split.groups.setdefault(profile, {})[gid] = group
+        for (profile, part), sku_id in inputs.skus.items():
+            split.skus.setdefault(profile, {})[part] = sku_id
+        return split
+
+
+def _proposal(row: Mapping[str, Any], compiled: CompiledRule, config: Config,
+              inputs: TenantInputs, by_profile: _ByProfile, now: datetime, run_id: int | None,
+              analysis_id: int) -> dict[str, Any]:
+    profile = row["profile"]
+    groups = by_profile.groups.get(profile, {})
+    tenant_skus = by_profile.skus.get(profile, {})
+    rule = compiled.rule
+    plan = plan_for(row, rule.action, rule.target, groups, tenant_skus, inputs.part_names,
+                    config.prices, config.reclamation)
+    evidence = evidence_of(row)
+    evidence |= {"analysis_id": analysis_id, "remove_direct": plan.remove_direct,
+                 "remove_groups": plan.remove_groups, "target_sku_id": plan.target_sku_id,
+                 "family": row.get("family"), "disabled_plans": list(row.get("disabled_plans")
+                                                                   or [])}
+    assigned_via = row.get("assigned_via") or ("direct" if row.get("via_direct") else "")
+    last = row.get("last_activity")
+    return {
+        "profile": profile,
+        "user_id": row["user_id"],
+        "user_principal_name": row.get("user_principal_name") or row["user_id"],
+        "display_name": row.get("display_name"),
+        "department": row.get("department"),
+        "sku_id": row["sku_id"],
+        "sku_part_number": row.get("sku_part_number") or row["sku_id"],
+        "product_name": row.get("product_name") or row.get("sku_part_number") or row["sku_id"],
+        "rule": rule.id,
+        "also_matching": list(row.get("also_matching") or []),
+        "reason": reason_text(rule.reason, row, rule.description),
+        "action": plan.action,
+        "target_sku_part_number": plan.target_sku_part_number,
+        "assigned_via": assigned_via,
+        "blocked_reason": plan.blocked_reason,
+        "monthly_saving": round(plan.monthly_saving, 2),
+        "last_activity": last.date() if isinstance(last, datetime) else None,
+        "last_activity_source": row.get("last_activity_source"),
+        "days_inactive": row.get("days_since_activity"),
+        "evidence": evidence,
+        "evidence_hash": evidence_hash(rule.id, plan.action, plan.target_sku_part_number,
+                                       assigned_via, evidence),
+        "updated_at": now,
+        "last_run_id": run_id,
+    }
+
+
+def _new_id(session: Session, profile: str, user_id: str, sku_id: str, taken: set[str]) -> str:
+    for length in (8, 12, 16, 64):
+        cid = candidate_id(profile, user_id, sku_id, length)
+        if cid not in taken and session.get(Candidate, cid) is None:
+            taken.add(cid)
+            return cid
+    raise AssertionError("sha256 collision")  # pragma: no cover
+
+
+def propose(config: Config, store: Store, analysis_id: int,
+            run_id: int | None = None) -> ProposeOutcome:
+    """Run the rules on the facts of `analysis_id` and bring the candidates up to date."""
+    analysis, facts = read_facts(store, analysis_id)
+    profiles = [p.name for p in config.profiles]
+    with store.session() as session:
+        stored = session.exec(select(Candidate.profile).distinct()).all()
+    inputs = read_inputs(store, sorted(set(profiles) | set(stored)))
+    prepared = prepare(facts, config, inputs, analysis.as_of)
+    rules = load_rules(config, {**prepared.collect_schema()})
+    matched = matches(prepared, rules)
+    chosen = winners(prepared, matched)
+    with store.session() as session:
+        existing = open_candidates(session, sorted(set(profiles) | set(stored)))
+    open_keys = pl.LazyFrame(
+        [{"profile": k[0], "user_id": k[1], "sku_id": k[2]} for k, c in existing.items()
+         if c.status in OPEN],
+        schema={"profile": pl.String, "user_id": pl.String, "sku_id": pl.String})
+    present = open_keys.join(prepared, on=derive.ROW, how="inner")
+    won, counts, still, seen = pl.collect_all(
+        [chosen, matched_counts(matched), present, prepared.select("profile").unique()])
+
+    by_id = {r.id: r for r in rules}
+    outcome = ProposeOutcome(analysis_id=analysis_id,
+                             per_rule={r.id: RuleCount() for r in rules})
+    for rule_id, n in counts.iter_rows():
+        outcome.per_rule[rule_id].matched = n
+    now = utcnow()
+    transitions = Transitions()
+    by_profile = _ByProfile.of(inputs)
+    seen_profiles = set(seen["profile"].to_list())
+    still_rows = {(r["profile"], r["user_id"], r["sku_id"]): r for r in still.iter_rows(named=True)}
+    with store.session() as session:
+        current = open_candidates(session, sorted(seen_profiles))
+        taken: set[str] = set()
+        proposed_keys: set[tuple[str, str, str]] = set()
+        for row in won.iter_rows(named=True):
+            compiled = by_id[row["rule"]]
+            proposal = _proposal(row, compiled, config, inputs, by_profile, now, run_id,
+                                 analysis_id)
+            key = (row["profile"], row["user_id"], row["sku_id"])
+            proposed_keys.add(key)
+            count = outcome.per_rule[compiled.id]
+            count.candidates += 1
+            count.monthly_saving += proposal["monthly_saving"]
+            outcome.monthly_saving += proposal["monthly_saving"]
+            outcome.blocked += proposal["blocked_reason"] is not None
+            found = current.get(key)
+            if found is None:
+                cid = _new_id(session, *key, taken)
+                session.add(Candidate(id=cid, status="proposed", proposed_at=now, **proposal))
+                transitions.new += 1
+                transitions.kept["proposed"] = transitions.kept.get("proposed", 0) + 1
+            elif found.status in ("applied",):
+                transitions.kept["applied"] = transitions.kept.get("applied", 0) + 1
+            else:
+                merge(session, found, proposal, analysis.as_of, now,
+                      config.analysis.inactive_days, transitions)
+        for key, found in current.items():
+            if key in proposed_keys or found.status not in OPEN:
+                continue
+            cancel(session, found, _why_not(still_rows.get(key)), now, transitions)
+        session.exec(delete(RuleResult).where(col(RuleResult.analysis_id) == analysis_id))
+        for compiled in rules:
+            count = outcome.per_rule[compiled.id]
+            session.add(RuleResult(analysis_id=analysis_id, rule=compiled.id,
+                                   description=compiled.rule.description, matched=count.matched,
+                                   candidates=count.candidates,
+                                   monthly_saving=round(count.monthly_saving, 2)))
+    outcome.candidates = won.height
+    outcome.new, outcome.reopened = transitions.new, transitions.reopened
+    outcome.cancelled = transitions.cancelled
+    outcome.by_status = transitions.kept
+    outcome.monthly_saving = round(outcome.monthly_saving, 2)
+    return outcome

@@ -1,0 +1,132 @@
+"""Finance & Operations OData: SystemUsers only (F&O exposes no sign-in feed)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .odata import ODataError, dict_getter, parse_filter
+from .odata import evaluate as odata_evaluate
+from .paging import SkiptokenError, build_link, graph_offset, graph_token
+from .tokens import TokenError
+from .wire import Request, Response, json_response
+
+if TYPE_CHECKING:
+    from .cloud import Cloud
+    from .tenant import FnoEnv
+
+CONTENT_TYPE = "application/json; odata.metadata=minimal"
+MAX_PAGE = 10000
+
+
+def _unauthorized(message: str = "Authentication failed.") -> Response:
+    # What F&O sends when the token is fine for Entra but not acceptable to the AOS.
+    return json_response(
+        401,
+        {
+            "Message": message,
+            "StackTrace": None,
+            "ExceptionType": "System.InvalidOperationException",
+        },
+        [("WWW-Authenticate", "Bearer")],
+        "application/json; charset=utf-8",
+    )
+
+
+def route(cloud: Cloud, req: Request) -> Response:
+    parts = req.path.split("/")
+    env = next(
+        (
+            e
+            for e in cloud.tenant.finance_operations
+            if len(parts) > 2 and e.name.lower() == parts[2].lower()
+        ),
+        None,
+    )
+    if env is None or len(parts) < 4 or parts[3] != "data":
+        return Response(404, b"Not Found", [("Content-Type", "text/plain")])
+    auth = req.header("authorization") or ""
+    if not auth.lower().startswith("bearer "):
+        return _unauthorized()
+    try:
+        claims = cloud.issuer.verify(auth[7:].strip())
+    except TokenError:
+        return _unauthorized()
+    # F&O compares the audience exactly with its lowercase URL without a trailing slash.
+    if str(claims.get("aud", "")) != env.url.lower().rstrip("/"):
+        return _unauthorized()
+    if not env.app_registered:
+        return _unauthorized()
+    entity = "/".join(parts[4:])
+    if entity == "SystemUsers" and req.method == "GET":
+        return system_users(cloud, req, env)
+    if entity in ("", "$metadata"):
+        return json_response(
+            200,
+            {
+                "@odata.context": f"{env.url}/data/$metadata",
+                "value": [{"name": "SystemUsers", "kind": "EntitySet", "url": "SystemUsers"}],
+            },
+        )
+    return json_response(
+        404,
+        {
+            "error": {
+                "code": "",
+                "message": "No HTTP resource was found "
+                f"that matches the request URI '{env.url}/data/"
+                f"{entity}'.",
+            }
+        },
+    )
+
+
+def system_users(cloud: Cloud, req: Request, env: FnoEnv) -> Response:
+    q = req.query
+    rows: list[dict[str, Any]] = env.users
+    flt = q.get("$filter")
+    if flt:
+        try:
+            node = parse_filter(flt)
+            rows = [r for r in rows if odata_evaluate(node, dict_getter(r))]
+        except ODataError as exc:
+            return json_response(400, {"error": {"code": "", "message": str(exc)}})
+    select = [s.strip() for s in q.get("$select", "").split(",") if s.strip()]
+    if select:
+        unknown = [s for s in select if rows and s not in env.users[0]]
+        if unknown:
+            return json_response(
+                400,
+                {
+                    "error": {
+                        "code": "",
+                        "message": "Could not find a "
+                        f"property named '{unknown[0]}' on type "
+                        "'Microsoft.Dynamics.DataEntities."
+                        "SystemUser'.",
+                    }
+                },
+            )
+        rows = [{"@odata.etag": r["@odata.etag"], **{k: r[k] for k in select}} for r in rows]
+    prefer = (req.header("prefer") or "").lower()
+    size = MAX_PAGE
+    if "odata.maxpagesize=" in prefer:
+        size = min(MAX_PAGE, int(prefer.split("odata.maxpagesize=")[1].split(",")[0]))
+    if q.get("$top"):
+        rows = rows[: int(q["$top"])]
+    fp = f"{env.name}|{flt}|{q.get('$select')}"
+    start = 0
+    if q.get("$skiptoken"):
+        try:
+            start = graph_offset(q["$skiptoken"], fp)
+        except SkiptokenError:
+            return json_response(400, {"error": {"code": "", "message": "Invalid skip token."}})
+    body: dict[str, Any] = {
+        "@odata.context": f"{env.url}/data/$metadata#SystemUsers"
+        + (f"({','.join(select)})" if select else "")
+    }
+    body["value"] = rows[start : start + size]
+    if start + size < len(rows):
+        params = [(k, v) for k, v in q.items() if k != "$skiptoken"]
+        params.append(("$skiptoken", graph_token(start + size, fp)))
+        body["@odata.nextLink"] = build_link(f"{env.url}/data/SystemUsers", params)
+    return json_response(200, body, [("OData-Version", "4.0")], CONTENT_TYPE)

@@ -1,0 +1,122 @@
+"""The Python face of the simulated cloud: start, steer, inspect, stop."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from .cloud import Cloud, make_server
+from .generate import build_tenant
+from .options import SimulatorOptions
+from .tenant import Tenant
+from .tls import Tls
+from .truth import Truth
+
+
+class Simulator:
+    """Runs the HTTPS server on a background thread; use as a context manager."""
+
+    def __init__(self, opts: SimulatorOptions | None = None) -> None:
+        self.opts = opts or SimulatorOptions()
+        self._cloud: Cloud | None = None
+        self._thread: threading.Thread | None = None
+        self._dir: Path | None = None
+        self._server: Any = None
+
+    def start(self) -> Simulator:
+        self._dir = Path(tempfile.mkdtemp(prefix="la-simulator-"))
+        url_host = "127.0.0.1" if self.opts.host in ("0.0.0.0", "") else self.opts.host
+        self._tls = Tls(url_host, self._dir)
+        self._server = make_server(self.opts.host, self.opts.port, self._tls.server_context())
+        port = self._server.server_address[1]
+        base = f"https://{url_host}:{port}"
+        tenant = build_tenant(self.opts, base)
+        self._cloud = Cloud(self.opts, tenant, base)
+        self._server.cloud = self._cloud
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="license-analyzer-simulator",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+
+    def __enter__(self) -> Simulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def cloud(self) -> Cloud:
+        if self._cloud is None:
+            raise RuntimeError("The simulator is not running; call start() first.")
+        return self._cloud
+
+    @property
+    def base_url(self) -> str:
+        return self.cloud.base_url
+
+    @property
+    def info(self) -> dict[str, Any]:
+        c = self.cloud
+        t = c.tenant
+        return {
+            "authority_host": c.base_url,
+            "graph_url": f"{c.base_url}/graph/v1.0",
+            "tenant_id": t.id,
+            "client_id": t.app.client_id,
+            "client_secret": t.app.client_secret,
+            "ca_bundle": str(self._tls.ca_path),
+            "dataverse": [e.url for e in t.dataverse],
+            "finance_operations": [e.url for e in t.finance_operations],
+            "power_platform_url": c.bap_resource,
+        }
+
+    @property
+    def tenant(self) -> Tenant:
+        return self.cloud.tenant
+
+    @property
+    def truth(self) -> Truth:
+        return Truth(self.cloud.tenant, self.opts)
+
+    @property
+    def request_log(self) -> list[tuple[str, str, int]]:
+        return list(self.cloud.request_log)
+
+    def set_now(self, when: datetime) -> None:
+        self.cloud.tenant.now = when
+
+    def advance(self, days: float = 1, hours: float = 0) -> None:
+        self.set_now(self.cloud.tenant.now + timedelta(days=days, hours=hours))
+
+    def throttle_storm(self, seconds: float, retry_after: float = 2.128) -> None:
+        """Every Graph and Dataverse call answers 429 for `seconds` (scaled by time_scale)."""
+        storm = self.cloud.storm
+        storm.retry_after = retry_after
+        storm.until = time.monotonic() + self.opts.scaled(seconds)

@@ -1,0 +1,119 @@
+"""A daily re-analysis from the saved rollup gives exactly the facts of a full analysis."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from polars.testing import assert_frame_equal
+
+from license_analyzer.pipeline.analyze import analyze, load_facts
+from license_analyzer.pipeline.rollup import list_rollups
+from license_analyzer.store.db import Store
+from tests.factories import (
+    AS_OF,
+    SALES_ENV,
+    add_activity,
+    add_coverage,
+    add_environment,
+    add_profile,
+    add_sku,
+    add_systemuser,
+    add_user,
+    assign,
+    days_before,
+    make_config,
+    utc,
+)
+
+NAMES = [f"user{i}" for i in range(12)]
+
+
+def _day_rows(day: date) -> list[tuple[str, object, int]]:
+    base = utc(day.year, day.month, day.day, 9)
+    return [(add_user_id(name), base + timedelta(hours=i % 10), i + 1)
+            for i, name in enumerate(NAMES) if (day.toordinal() + i) % (i + 2) == 0]
+
+
+def add_user_id(name: str) -> str:
+    from tests.factories import object_id
+
+    return object_id(name)
+
+
+def _tenant(store: Store) -> None:
+    with store.session() as s:
+        add_profile(s)
+        sku = add_sku(s, "DYN365_ENTERPRISE_SALES").sku_id
+        e3 = add_sku(s, "SPE_E3").sku_id
+        add_environment(s, SALES_ENV)
+        for i, name in enumerate(NAMES):
+            uid = add_user(s, name, last_successful_sign_in_at=days_before(AS_OF, 200 + i)).id
+            assign(s, uid, sku, since=utc(2025, 1, 1))
+            assign(s, uid, e3, since=utc(2025, 1, 1))
+            add_systemuser(s, SALES_ENV, uid)
+        add_coverage(s, "dataverse_audit", AS_OF - timedelta(days=300), AS_OF + timedelta(1),
+                     environment=SALES_ENV)
+        add_coverage(s, "entra_signin", AS_OF - timedelta(days=300), AS_OF + timedelta(1))
+        # 200 days of history, one file per week, like a collector catching up
+        for start in range(200, 1, -7):
+            first, last = AS_OF - timedelta(days=start), AS_OF - timedelta(days=start - 6)
+            last = min(last, AS_OF - timedelta(days=2))
+            rows = [r for d in range((last - first).days + 1)
+                    for r in _day_rows(first + timedelta(days=d))]
+            add_activity(s, store, "dataverse_audit", rows, environment=SALES_ENV,
+                         window_start=first, window_end=last, coverage=False)
+            add_activity(s, store, "entra_signin", [(u, t) for u, t, _ in rows],
+                         window_start=first, window_end=last, coverage=False)
+
+
+def _new_day(store: Store, day: date, *, restate_from: date | None = None) -> None:
+    """The next daily collection: it re-reads the last 2 days (overlap) plus `day`."""
+    first = restate_from or day - timedelta(days=2)
+    rows = [r for d in range((day - first).days + 1) for r in _day_rows(first + timedelta(d))]
+    rows.append((add_user_id("user0"), utc(day.year, day.month, day.day, 23, 59, 59), 1))
+    with store.session() as s:
+        add_activity(s, store, "dataverse_audit", rows, environment=SALES_ENV,
+                     window_start=first, window_end=day, coverage=False)
+
+
+def test_incremental_equals_full(store: Store) -> None:
+    _tenant(store)
+    config = make_config(store=store)
+    yesterday = AS_OF - timedelta(days=1)
+    first = analyze(config, store, yesterday)
+    assert not first.incremental
+    assert [r.through for r in list_rollups(store)] == [yesterday - timedelta(days=3)]
+    _new_day(store, AS_OF)
+    daily = analyze(config, store, AS_OF)
+    assert daily.incremental
+    assert daily.activity_files_read < first.activity_files_read
+    full = analyze(config, store, AS_OF, incremental=False)
+    assert not full.incremental
+    incremental_facts = load_facts(store, daily.analysis_id)
+    assert incremental_facts.height == 24
+    assert_frame_equal(incremental_facts, load_facts(store, full.analysis_id))
+
+
+def test_restated_old_days_make_the_rollup_unusable(store: Store) -> None:
+    _tenant(store)
+    config = make_config(store=store)
+    analyze(config, store, AS_OF - timedelta(days=1))
+    # a re-collection rewrites days the rollup already holds: it must not be trusted
+    _new_day(store, AS_OF, restate_from=AS_OF - timedelta(days=30))
+    again = analyze(config, store, AS_OF)
+    assert not again.incremental
+    full = analyze(config, store, AS_OF, incremental=False)
+    assert_frame_equal(load_facts(store, again.analysis_id), load_facts(store, full.analysis_id))
+
+
+def test_earlier_as_of_ignores_later_evidence(store: Store) -> None:
+    _tenant(store)
+    config = make_config(store=store)
+    analyze(config, store, AS_OF - timedelta(days=1))
+    earlier = AS_OF - timedelta(days=20)
+    past = analyze(config, store, earlier)
+    assert not past.incremental  # the rollup is newer than the day asked for
+    facts = load_facts(store, past.analysis_id)
+    assert facts["as_of"].unique().to_list() == [earlier]
+    latest = facts["last_activity"].max()
+    assert latest is not None and latest.date() <= earlier  # type: ignore[union-attr]

@@ -1,0 +1,93 @@
+"""Decisions written into the exported candidates.xlsx / .csv come back through import."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openpyxl import Workbook, load_workbook
+
+from license_analyzer.rules.exports import candidate_export_rows
+from license_analyzer.rules.review import import_decisions
+from license_analyzer.store.db import Store
+from tests.factories import AS_OF, utc
+from tests.rules.builders import fact
+from tests.rules.conftest import Run, candidates
+
+
+def _rows(users: dict[str, Any]) -> list[dict[str, Any]]:
+    return [fact(u, "SPE_E3", days=None, last_activity=last, as_of=AS_OF,
+                 days_since_activity=(AS_OF - last.date()).days)
+            for u, last in users.items()]
+
+
+def _write_xlsx(rows: list[dict[str, Any]], path: Path) -> None:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "candidates"
+    columns = list(rows[0])
+    sheet.append(columns)
+    for row in rows:
+        sheet.append([row[c] for c in columns])
+    book.save(path)
+
+
+def test_import_from_an_edited_xlsx(run: Run, tenant: Store, tmp_path: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    last = {"ann": utc(2026, 9, 1), "bob": utc(2026, 9, 2), "cid": utc(2026, 9, 3),
+            "dan": utc(2026, 9, 4)}
+    run(_rows(last))
+    exported = candidate_export_rows(tenant)
+    assert {"decision", "note", "snooze_until", "evidence_hash", "department", "display_name",
+            "evidence_active_days_90", "evidence_coverage_days"} <= set(exported[0])
+    path = tmp_path / "candidates.xlsx"
+    _write_xlsx(exported, path)
+
+    # the asset manager edits the workbook in a spreadsheet program
+    book = load_workbook(path)
+    sheet = book["candidates"]
+    header = [c.value for c in sheet[1]]
+    col = {name: header.index(name) + 1 for name in ("user_principal_name", "decision", "note",
+                                                     "snooze_until")}
+    edits = {"ann@contoso.com": ("Approve", "left in June", None),
+             "bob@contoso.com": ("reject", "keeps it", None),
+             "cid@contoso.com": ("snooze", None, "2026-12-31"),
+             "dan@contoso.com": ("approved", None, None)}
+    for r in range(2, sheet.max_row + 1):
+        upn = sheet.cell(r, col["user_principal_name"]).value
+        decision, note, until = edits[str(upn)]
+        sheet.cell(r, col["decision"]).value = decision
+        sheet.cell(r, col["note"]).value = note
+        sheet.cell(r, col["snooze_until"]).value = until
+    book.save(path)
+
+    # meanwhile dan's evidence changed: his row must be refused
+    run(_rows({**last, "dan": utc(2026, 9, 10)}))
+    assert import_decisions(tenant, path, by="Asset Manager") == 5
+    out = capsys.readouterr().out
+    assert "3 decisions taken, 1 refused" in out
+    assert "refused:" in out and "dan@contoso.com" in out and "evidence changed" in out
+    got = candidates(tenant)
+    assert {k: c.status for k, c in got.items()} == {
+        "ann/SPE_E3": "approved", "bob/SPE_E3": "rejected", "cid/SPE_E3": "snoozed",
+        "dan/SPE_E3": "proposed"}
+    assert str(got["cid/SPE_E3"].snoozed_until) == "2026-12-31"
+
+
+def test_import_from_csv(run: Run, tenant: Store, tmp_path: Path,
+                         capsys: pytest.CaptureFixture[str]) -> None:
+    run(_rows({"ann": utc(2026, 9, 1)}))
+    rows = candidate_export_rows(tenant)
+    rows[0]["decision"] = "reject"
+    rows[0]["note"] = "no"
+    path = tmp_path / "candidates.csv"
+    with path.open("w", encoding="utf-8-sig", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    assert import_decisions(tenant, path, by="AM") == 0
+    assert "1 decisions taken, 0 refused" in capsys.readouterr().out
+    assert candidates(tenant)["ann/SPE_E3"].status == "rejected"
