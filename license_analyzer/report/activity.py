@@ -9,6 +9,7 @@ from datetime import date
 import polars as pl
 from sqlmodel import Session, col, select
 
+from license_analyzer.errors import LicenseAnalyzerError
 from license_analyzer.report.stages import optional_function
 from license_analyzer.store.db import Store
 from license_analyzer.store.models import Analysis
@@ -86,7 +87,7 @@ def activity_buckets(store: Store, as_of: date) -> ActivityBuckets:
         return ActivityBuckets(None, None)
     try:
         counts = bucket_counts(_facts(store, analysis), analysis.as_of).collect()
-    except (OSError, pl.exceptions.PolarsError) as exc:
+    except (OSError, pl.exceptions.PolarsError, LicenseAnalyzerError) as exc:
         log.warning("cannot read the facts of analysis %s: %s", analysis.id, exc)
         return ActivityBuckets(analysis.id, analysis.as_of)
     by_product: dict[str, list[int]] = {}

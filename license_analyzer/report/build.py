@@ -145,10 +145,14 @@ def collect_report(config: Config, store: Store, as_of: date, run_id: int | None
 
 
 def usage_export_rows(config: Config, store: Store, report: Report) -> list[dict[str, Any]]:
-    """usage.csv: the pipeline's `usage` rows, or the report's own position when it has none."""
-    rows = call_or_none("license_analyzer.pipeline.usage", "usage_rows", store, config)
-    if rows is not None:
-        return list(rows)
+    """usage.csv: the `usage` command's rows when they describe the day the page shows (they
+    are of the newest analyzed day), else the page's own position, so the two never disagree."""
+    with store.session() as session:
+        newest = position_day(session, date.max)
+    if newest is not None and newest == report.position_day:
+        rows = call_or_none("license_analyzer.pipeline.usage", "usage_rows", store, config)
+        if rows is not None:
+            return list(rows)
     return [
         {name: getattr(p.row, name) for name in USAGE_COLUMNS} for p in report.products
     ]

@@ -68,7 +68,11 @@ def position_chart(products: Sequence[ProductPosition]) -> str | None:
         fig.add_bar(y=labels, x=values[::-1], name=name, orientation="h",
                     marker_color=COLORS[name],
                     hovertemplate="%{y}<br>" + name + ": %{x:,}<extra></extra>")
-    fig.update_layout(barmode="stack", xaxis_title="licenses")
+    fig.add_scatter(y=labels, x=[p.row.purchased for p in shown][::-1], name="purchased",
+                    mode="markers", marker=dict(symbol="line-ns-open", size=26, color="#263238",
+                                                line=dict(width=3)),
+                    hovertemplate="%{y}<br>purchased: %{x:,}<extra></extra>")
+    fig.update_layout(barmode="stack", xaxis_title="licenses", legend_traceorder="normal")
     fig.update_yaxes(automargin=True)
     return _fragment(fig, "chart-position", 120 + 32 * len(shown))
 
@@ -83,7 +87,7 @@ def activity_chart(buckets: ActivityBuckets) -> str | None:
         fig.add_bar(y=labels, x=[buckets.by_product[p][index] for p in products][::-1],
                     name=name, orientation="h", marker_color=BUCKET_COLORS[index],
                     hovertemplate="%{y}<br>last activity " + name + ": %{x:,}<extra></extra>")
-    fig.update_layout(barmode="stack", xaxis_title="assigned licenses")
+    fig.update_layout(barmode="stack", xaxis_title="assigned licenses", legend_traceorder="normal")
     return _fragment(fig, "chart-activity", 120 + 32 * len(products))
 
 

@@ -12,8 +12,8 @@ Every automatic transition writes a Decision row by "license-analyzer".
 from __future__ import annotations
 
 import getpass
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -34,15 +34,6 @@ def os_user() -> str | None:
         return None
 
 
-@dataclass
-class Transitions:
-    new: int = 0
-    updated: int = 0
-    reopened: int = 0
-    cancelled: int = 0
-    kept: dict[str, int] = field(default_factory=dict)
-
-
 def record(session: Session, candidate: Candidate, decision: str, note: str, at: datetime,
            by: str = SYSTEM, until: date | None = None) -> None:
     session.add(Decision(candidate_id=candidate.id, decision=decision, by=by, os_user=os_user(),
@@ -51,13 +42,42 @@ def record(session: Session, candidate: Candidate, decision: str, note: str, at:
                          evidence_hash=candidate.evidence_hash))
 
 
-def _what_changed(old: Candidate, new: Mapping[str, Any]) -> str:
-    changes = [f"{name} {getattr(old, name)!s} -> {new.get(name)!s}"
-               for name in _SHOWN_CHANGES if getattr(old, name) != new.get(name)]
+@dataclass
+class Stored:
+    """The parts of a stored candidate the life cycle looks at."""
+
+    id: str
+    status: str
+    evidence_hash: str
+    decided_evidence_hash: str | None
+    snoozed_until: date | None
+    decided_as_of: str | None
+    shown: dict[str, Any]  # the _SHOWN_CHANGES fields as stored
+
+    @classmethod
+    def of(cls, c: Candidate) -> Stored:
+        return cls(id=c.id, status=c.status, evidence_hash=c.evidence_hash,
+                   decided_evidence_hash=c.decided_evidence_hash, snoozed_until=c.snoozed_until,
+                   decided_as_of=(c.evidence or {}).get("decided_as_of"),
+                   shown={name: getattr(c, name) for name in _SHOWN_CHANGES})
+
+
+@dataclass
+class Outcome:
+    """What merge() decided: the columns to write, and the automatic decision if any."""
+
+    update: dict[str, Any]
+    decision: str | None = None
+    reason: str | None = None
+
+
+def _what_changed(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
+    changes = [f"{name} {old.get(name)!s} -> {new.get(name)!s}"
+               for name in _SHOWN_CHANGES if old.get(name) != new.get(name)]
     return "; ".join(changes) or "the evidence changed"
 
 
-def _last_decision_day(session: Session, candidate_id: str, kind: str) -> date | None:
+def last_decision_day(session: Session, candidate_id: str, kind: str) -> date | None:
     stmt = (select(Decision.at).where(Decision.candidate_id == candidate_id,
                                       Decision.decision == kind)
             .order_by(col(Decision.at).desc()).limit(1))
@@ -65,58 +85,54 @@ def _last_decision_day(session: Session, candidate_id: str, kind: str) -> date |
     return at.date() if at else None
 
 
-def merge(session: Session, existing: Candidate, proposal: Mapping[str, Any], as_of: date,
-          now: datetime, idle_days: int, out: Transitions) -> None:
-    """Bring a stored candidate up to date with this run's proposal for the same row."""
-    status = existing.status
-    what = _what_changed(existing, proposal)
-    decided_as_of = (existing.evidence or {}).get("decided_as_of")
-    for name, value in proposal.items():
-        if name not in ("id", "status", "proposed_at"):
-            setattr(existing, name, value)
-    if decided_as_of:
-        existing.evidence = {**existing.evidence, "decided_as_of": decided_as_of}
-    changed = existing.decided_evidence_hash != proposal["evidence_hash"]
-    if status == "cancelled":
-        existing.status, existing.status_reason = "proposed", f"matches {proposal['rule']} again"
-        record(session, existing, "reopened", existing.status_reason, now)
-        out.reopened += 1
-    elif status == "approved" and changed:
-        reason = f"the approval was given for other evidence: {what}"
-        existing.status, existing.status_reason = "proposed", reason
-        record(session, existing, "reopened", reason, now)
-        out.reopened += 1
-    elif status in ("rejected", "restored"):
-        decided = (date.fromisoformat(decided_as_of) if decided_as_of
-                   else _last_decision_day(session, existing.id, status))
-        aged = decided is not None and (as_of - decided).days >= idle_days
-        if changed or aged:
-            reason = ("the evidence changed since it was " + status if changed
-                      else f"still idle {idle_days} days after it was {status}")
-            existing.status, existing.status_reason = "proposed", reason
-            record(session, existing, "reopened", reason, now)
-            out.reopened += 1
-    elif status == "snoozed" and (existing.snoozed_until is None
-                                  or as_of > existing.snoozed_until):
-        reason = f"snooze ended on {existing.snoozed_until}"
-        existing.status, existing.status_reason = "proposed", reason
-        existing.snoozed_until = None
-        record(session, existing, "reopened", reason, now)
-        out.reopened += 1
-    out.updated += 1
-    out.kept[existing.status] = out.kept.get(existing.status, 0) + 1
+def merge(stored: Stored, proposal: Mapping[str, Any], as_of: date, idle_days: int,
+          decided_day: Callable[[str, str], date | None]) -> Outcome:
+    """The stored candidate brought up to date with this run's proposal for the same row.
+
+    `decided_day(id, kind)`: the day of its last decision of that kind (older stores kept no
+    decided_as_of in the evidence).
+    """
+    update = {k: v for k, v in proposal.items() if k not in ("status", "proposed_at")}
+    update |= {"id": stored.id, "status": stored.status, "snoozed_until": stored.snoozed_until}
+    if stored.decided_as_of:
+        update["evidence"] = {**proposal["evidence"], "decided_as_of": stored.decided_as_of}
+    changed = stored.decided_evidence_hash != proposal["evidence_hash"]
+    reason: str | None = None
+    if stored.status == "cancelled":
+        reason = f"matches {proposal['rule']} again"
+    elif stored.status == "approved" and changed:
+        reason = ("the approval was given for other evidence: "
+                  + _what_changed(stored.shown, proposal))
+    elif stored.status in ("rejected", "restored"):
+        decided = (date.fromisoformat(stored.decided_as_of) if stored.decided_as_of
+                   else decided_day(stored.id, stored.status))
+        if changed:
+            reason = f"the evidence changed since it was {stored.status}"
+        elif decided is not None and (as_of - decided).days >= idle_days:
+            reason = f"still idle {idle_days} days after it was {stored.status}"
+    elif stored.status == "snoozed" and (stored.snoozed_until is None
+                                         or as_of > stored.snoozed_until):
+        reason = f"snooze ended on {stored.snoozed_until}"
+        update["snoozed_until"] = None
+    if reason is None:
+        return Outcome(update)
+    update |= {"status": "proposed", "status_reason": reason}
+    return Outcome(update, "reopened", reason)
 
 
-def cancel(session: Session, existing: Candidate, reason: str, now: datetime,
-           out: Transitions) -> None:
-    existing.status, existing.status_reason = "cancelled", reason
-    existing.updated_at = now
-    record(session, existing, "cancelled", reason, now)
-    out.cancelled += 1
+def decision_row(candidate: Mapping[str, Any], decision: str, note: str, at: datetime,
+                 by: str = SYSTEM) -> dict[str, Any]:
+    """A Decision row (as a dict, for bulk insert) for an automatic transition."""
+    return {"candidate_id": candidate["id"], "decision": decision, "by": by,
+            "os_user": os_user(), "at": at, "note": note, "until": None,
+            "action": candidate.get("action"), "target": candidate.get("target_sku_part_number"),
+            "evidence_hash": candidate.get("evidence_hash")}
 
 
-def open_candidates(session: Session, profiles: list[str]) -> dict[tuple[str, str, str],
-                                                                     Candidate]:
+def stored_candidates(session: Session, profiles: list[str]
+                      ) -> dict[tuple[str, str, str], tuple[Stored, str | None]]:
+    """(profile, user, SKU) -> (what the life cycle needs, the action) of every candidate."""
     stmt = select(Candidate).where(col(Candidate.profile).in_(profiles))
-    return {(c.profile, c.user_id, c.sku_id): c for c in session.exec(stmt)}
+    return {(c.profile, c.user_id, c.sku_id): (Stored.of(c), c.action)
+            for c in session.exec(stmt)}
 

@@ -143,10 +143,11 @@ def _proposal(row: Mapping[str, Any], compiled: CompiledRule, config: Config,
     }
 
 
-def _new_id(session: Session, profile: str, user_id: str, sku_id: str, taken: set[str]) -> str:
+def _new_id(profile: str, user_id: str, sku_id: str, taken: set[str]) -> str:
+    """`taken`: every id in the store and handed out in this run."""
     for length in (8, 12, 16, 64):
         cid = candidate_id(profile, user_id, sku_id, length)
-        if cid not in taken and session.get(Candidate, cid) is None:
+        if cid not in taken:
             taken.add(cid)
             return cid
     raise AssertionError("sha256 collision")  # pragma: no cover
@@ -186,7 +187,8 @@ def propose(config: Config, store: Store, analysis_id: int,
     still_rows = {(r["profile"], r["user_id"], r["sku_id"]): r for r in still.iter_rows(named=True)}
     with store.session() as session:
         current = open_candidates(session, sorted(seen_profiles))
-        taken: set[str] = set()
+        taken = set(session.exec(select(Candidate.id)).all())
+        added: list[Candidate] = []
         proposed_keys: set[tuple[str, str, str]] = set()
         for row in won.iter_rows(named=True):
             compiled = by_id[row["rule"]]
@@ -201,8 +203,8 @@ def propose(config: Config, store: Store, analysis_id: int,
             outcome.blocked += proposal["blocked_reason"] is not None
             found = current.get(key)
             if found is None:
-                cid = _new_id(session, *key, taken)
-                session.add(Candidate(id=cid, status="proposed", proposed_at=now, **proposal))
+                cid = _new_id(*key, taken)
+                added.append(Candidate(id=cid, status="proposed", proposed_at=now, **proposal))
                 transitions.new += 1
                 transitions.kept["proposed"] = transitions.kept.get("proposed", 0) + 1
             elif found.status in ("applied",):
@@ -210,6 +212,7 @@ def propose(config: Config, store: Store, analysis_id: int,
             else:
                 merge(session, found, proposal, analysis.as_of, now,
                       config.analysis.inactive_days, transitions)
+        session.add_all(added)
         for key, found in current.items():
             if key in proposed_keys or found.status not in OPEN:
                 continue

@@ -165,6 +165,8 @@ def route(cloud: Cloud, req: Request) -> Response:
             return dataverse_tables.organizations(ctx)
         if low == "systemusers":
             return dataverse_tables.systemusers(ctx)
+        if low.startswith("systemusers(") and low.endswith(")"):
+            return dataverse_tables.systemuser(ctx, low[len("systemusers(") : -1])
         if low == "audits":
             return dataverse_audits.audits(ctx)
         return ctx.error(404, "0x80060888", f"Resource not found for the segment '{entity}'.")

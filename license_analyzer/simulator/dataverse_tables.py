@@ -176,3 +176,22 @@ def systemusers(ctx: DataverseContext) -> Response:
         params.append(("$skiptoken", dataverse_token(page, start + size)))
         body["@odata.nextLink"] = build_link(f"{ctx.root}/systemusers", params)
     return ctx.ok(body)
+
+
+def systemuser(ctx: DataverseContext, key: str) -> Response:
+    from .dataverse import app_systemuser
+
+    fields = _select(ctx, SYSTEMUSER_FIELDS)
+    if isinstance(fields, Response):
+        return fields
+    rows = [*ctx.env.systemusers, app_systemuser(ctx.cloud, ctx.env)]
+    found = next((s for s in rows if s.systemuserid == key.strip("'{}")), None)
+    if found is None:
+        return ctx.error(
+            404, "0x80040217", f"systemuser With Id = {key.strip(chr(39))} Does Not Exist"
+        )
+    body = {
+        "@odata.context": f"{ctx.root}/$metadata#systemusers/$entity",
+        **render_systemuser(ctx, found, fields),
+    }
+    return ctx.ok(body)

@@ -189,7 +189,7 @@ def _users(tenant: Tenant, opts: SimulatorOptions, rng: np.random.Generator) -> 
             persona, first, last = "active", "Admin", "Contoso"
         elif i == 1:
             persona, first, last = "breakglass", "Break", "Glass"
-        elif i < 12:
+        elif i < 2 + len(names):
             # The small tenants used in tests still get one of every persona.
             persona = names[(i - 2) % len(names)]
         local = f"{first}.{last}".lower()

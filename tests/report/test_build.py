@@ -208,3 +208,18 @@ def test_candidate_table_caps_rows_and_says_so(store: Store, tmp_path: Path,
     assert len(_candidate_json(html)["rows"]) == 2
     csv_rows = (tmp_path / "2026-11-21" / "candidates.csv").read_text("utf-8-sig").splitlines()
     assert len(csv_rows) == 7  # the export still holds every candidate
+
+
+def test_usage_csv_is_the_position_of_the_day_shown(store: Store, tmp_path: Path) -> None:
+    import csv
+    from datetime import timedelta
+
+    build_report_store(store)
+    earlier = AS_OF - timedelta(days=3)
+    write_report(report_config(), store, tmp_path, earlier)
+    with (tmp_path / earlier.isoformat() / "usage.csv").open(encoding="utf-8-sig") as handle:
+        rows = {r["sku_part_number"]: r for r in csv.DictReader(handle)}
+    # three days before AS_OF the Sales position had 17 assigned (see report_store._position)
+    assert rows["DYN365_ENTERPRISE_SALES"]["assigned"] == "17"
+    assert set(rows) == {"DYN365_ENTERPRISE_SALES", "SPE_E5", "POWER_BI_STANDARD"}
+    assert list(rows["SPE_E5"])[:4] == ["profile", "sku_id", "sku_part_number", "product_name"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from license_analyzer.report.safety import (
     script_json,
 )
 from license_analyzer.store.db import Store
+from license_analyzer.store.models import StreamState
 from tests.report.conftest import parse_page, report_config
 from tests.report.report_store import AS_OF, build_report_store
 
@@ -44,6 +46,10 @@ def _shape(html: str) -> list[tuple[str, tuple[str, ...]]]:
 
 @pytest.fixture
 def hostile_page(store: Store, tmp_path: Path) -> str:
+    with store.session() as s:
+        for i, partition in enumerate(("javascript:alert('p')", HOSTILE[4])):
+            s.add(StreamState(profile="contoso", stream=f"stream{i}", partition=partition,
+                              status="ok", updated_at=datetime(2026, 11, 21, tzinfo=UTC)))
     return _render(store, tmp_path, HOSTILE + (FORMULA,), HOSTILE[:3] + (FORMULA,),
                    note=" ".join(HOSTILE))
 
@@ -53,6 +59,10 @@ def test_hostile_names_add_no_element_or_attribute(hostile_page: str, tmp_path: 
 
     benign = open_store(f"sqlite:///{tmp_path / 'benign.db'}", base=tmp_path,
                         data_dir=tmp_path / "benign-data")
+    with benign.session() as s:
+        for i in range(2):
+            s.add(StreamState(profile="contoso", stream=f"stream{i}", partition=f"env {i}",
+                              status="ok", updated_at=datetime(2026, 11, 21, tzinfo=UTC)))
     try:
         plain = _render(benign, tmp_path / "benign", tuple(f"Name {i}" for i in range(7)),
                         ("Dept a", "Dept b", "Dept c", "Dept d"), note="fine")
@@ -69,6 +79,9 @@ def test_hostile_names_add_no_element_or_attribute(hostile_page: str, tmp_path: 
             if name in ("href", "src", "action", "formaction"):
                 assert value is not None and not value.lower().startswith("javascript"), value
     assert page.comments == []
+    # the one environment link on the page is the real https environment
+    links = [dict(attrs)["href"] for tag, attrs in page.tags if tag == "a"]
+    assert [h for h in links if h and "://" in h] == ["https://sales.crm.dynamics.com"]
     scripts = [(attrs, text) for attrs, text in page.scripts]
     assert not [t for _, t in scripts if "alert(" in t and "<script" in t]
 

@@ -202,3 +202,12 @@ def test_service_protection_limits() -> None:
         assert float(codes[5].headers["Retry-After"]) <= 3.0
         assert a.dataverse(1, "/WhoAmI").status_code == 200  # limits are per environment
         a.http.close()
+
+
+def test_single_systemuser_and_unknown_segments(api: Api) -> None:
+    first = api.dataverse(0, "/systemusers?$select=fullname").json()["value"][3]
+    one = api.dataverse(0, f"/systemusers({first['systemuserid']})?$select=fullname")
+    assert one.status_code == 200 and one.json()["fullname"] == first["fullname"]
+    missing = api.dataverse(0, "/systemusers(00000000-0000-0000-0000-000000000001)")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "0x80040217"
+    assert api.dataverse(0, "/contacts").status_code == 404
