@@ -208,7 +208,6 @@ def activity_step(config: Config, store: Store, as_of: date) -> int:
     """The part of analyze that computes per (user, evidence class) last activity and active
     days in 30/60/90 days, from every activity row (no rollup): what DuckDB is compared with."""
     from license_analyzer.catalog import load_families
-    from license_analyzer.pipeline.activity_state import window_masks
     from license_analyzer.pipeline.analyze import _environments
     from license_analyzer.pipeline.evidence import class_activity, evidence_classes
     from license_analyzer.pipeline.facts import WINDOWS
@@ -218,8 +217,7 @@ def activity_step(config: Config, store: Store, as_of: date) -> int:
     tables = read_tables(store)
     _, class_channel = evidence_classes(load_families(), [PROFILE], _environments(store, tables))
     plan = plan_state(store, as_of, incremental=False)
-    frame = class_activity(plan.state, class_channel.lazy(), window_masks(as_of, WINDOWS),
-                           list(WINDOWS)).collect(engine="streaming")
+    frame = class_activity(plan.state, class_channel, as_of, WINDOWS).collect(engine="streaming")
     return frame.height
 
 

@@ -17,6 +17,7 @@ from license_analyzer.pipeline.activity_state import (
     OLDER,
     end_of_day,
     first_kept_block,
+    window_bits,
 )
 
 DATAVERSE = "dataverse_audit"
@@ -150,24 +151,42 @@ def success_snapshot_rows(users: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
             pl.col("last_successful_sign_in_at").alias("last_at")))
 
 
-def class_activity(state: pl.LazyFrame, class_channel: pl.LazyFrame, masks: pl.LazyFrame,
-                   windows: list[str]) -> pl.LazyFrame:
+def class_activity(state: pl.LazyFrame, class_channel: pl.DataFrame, as_of: date,
+                   windows: dict[str, int]) -> pl.LazyFrame:
     """Per (profile, user_id, class_id): last_at, last_source and active days per window.
 
-    A day active in two channels of the class counts once (masks are OR-ed per block first).
+    A day active in two channels of the class counts once (masks are OR-ed per block). One
+    group_by with plain max / bitwise-or aggregations does it all, because it is the hot spot of
+    a daily analysis (about a million state rows keyed by user id strings): each kept block gets
+    its own mask column, so a window's days are a popcount per block afterwards, and the latest
+    source rides in the low digits of a (last_at, source rank) number, so it is a max too (ties:
+    the greatest source name).
     """
-    per_block = (
-        state.join(class_channel, on=["profile", "source", "environment"])
-        .group_by("profile", "user_id", "class_id", "block")
-        .agg(pl.col("mask").bitwise_or(),
-             pl.col("source").sort_by("last_at", "source").last().alias("last_source"),
-             pl.col("last_at").max())
-        .join(masks, on="block", how="left")
-        .with_columns((pl.col("mask") & pl.col(w)).bitwise_count_ones().cast(pl.Int64).alias(w)
-                      for w in windows)
+    key = ["profile", "user_id", "class_id"]
+    sources = sorted(set(class_channel["source"].to_list()))
+    rank = {source: i for i, source in enumerate(sources)}
+    radix = max(len(sources), 1)
+    bits = window_bits(as_of, windows)
+    latest = (pl.col("last_at").cast(pl.Int64) * radix
+              + pl.col("source").replace_strict(rank, return_dtype=pl.Int64))
+    per_block = [pl.when(pl.col("block") == block).then(pl.col("mask"))
+                 .otherwise(pl.lit(0, pl.UInt64)).alias(f"_mask{block}") for block in bits]
+    grouped = (
+        state.join(class_channel.lazy(), on=["profile", "source", "environment"])
+        .select(*key, "source", "last_at", latest.alias("_latest"), *per_block)
+        .group_by(key)
+        .agg(pl.col("last_at").max(), pl.col("_latest").max(),
+             pl.col("source").max().alias("_any_source"),
+             *(pl.col(f"_mask{block}").bitwise_or() for block in bits))
     )
-    return per_block.group_by("profile", "user_id", "class_id").agg(
-        pl.col("last_at").max(),
-        pl.col("last_source").sort_by("last_at", "last_source").last(),
-        *(pl.col(w).fill_null(0).sum() for w in windows),
-    )
+    source_of = {i: source for source, i in rank.items()}
+    last_source = (
+        pl.when(pl.col("last_at").is_null()).then(pl.col("_any_source"))  # all-null: any wins
+        .otherwise((pl.col("_latest") % radix).replace_strict(source_of,
+                                                                return_dtype=pl.String)))
+    counts = [
+        pl.sum_horizontal(
+            (pl.col(f"_mask{block}") & pl.lit(masks[name], pl.UInt64)).bitwise_count_ones()
+            .cast(pl.Int64) for block, masks in bits.items()).alias(name)
+        for name in windows]
+    return grouped.select(*key, "last_at", last_source.alias("last_source"), *counts)

@@ -30,7 +30,7 @@ import polars as pl
 from license_analyzer.catalog import Families, sku_products
 from license_analyzer.config import Config
 from license_analyzer.errors import ConfigError
-from license_analyzer.pipeline.activity_state import KEEP_DAYS, end_of_day, window_masks
+from license_analyzer.pipeline.activity_state import KEEP_DAYS, end_of_day
 from license_analyzer.pipeline.evidence import (
     DATAVERSE,
     channel_coverage,
@@ -75,8 +75,11 @@ def assignments_as_of(tables: dict[str, pl.LazyFrame], as_of: date) -> pl.LazyFr
     """Per (profile, user_id, sku_id) held at the end of the as-of day: every path, the disabled
     plans (of the direct path, else the first group's) and the sticky assignment date."""
     end = end_of_day(as_of)
+    # Microsoft's lastUpdatedDateTime says since when an unchanged assignment has held, so an
+    # interval first seen after the as-of day still counts for it when Graph dates it earlier.
+    effective_from = pl.min_horizontal("valid_from", "graph_updated_at")
     held = tables["LicenseAssignment"].filter(
-        (pl.col("valid_from") < end) & (pl.col("valid_to").is_null() | (pl.col("valid_to") >= end)))
+        (effective_from < end) & (pl.col("valid_to").is_null() | (pl.col("valid_to") >= end)))
     direct_first = [pl.col("via") != "direct", pl.col("via")]
     paths = held.group_by("profile", "user_id", "sku_id").agg(
         (pl.col("via") == "direct").any().alias("via_direct"),
@@ -175,8 +178,7 @@ def build_facts(config: Config, inputs: Inputs, families: Families, as_of: date)
     windows = {**WINDOWS, LOW_WINDOW: analysis.low_usage_window_days}
     users = user_table(tables, as_of).filter(wanted)
     state = pl.concat([inputs.state.filter(wanted), success_snapshot_rows(users, as_of)])
-    activity = class_activity(state, class_channel.lazy(), window_masks(as_of, windows),
-                              list(windows))
+    activity = class_activity(state, class_channel, as_of, windows)
     coverage = user_coverage(
         channel_coverage(tables["Coverage"], tables["Profile"], tables["Environment"], as_of),
         users, tables["DataverseUser"].filter(HUMAN),

@@ -49,6 +49,16 @@ class StatePlan:
     save_through: date | None
     max_file_id: int
     files_read: int
+    as_of: date
+    rest: pl.LazyFrame | None = None  # with `save`: the rows of (save_through, as_of]
+
+    def state_after(self, saved: pl.DataFrame) -> pl.LazyFrame:
+        """The state from the collected `save` frame plus the last few days: collecting `save`
+        first and then this aggregates the bulk of the rows once, where collecting `state` and
+        `save` side by side would aggregate them twice."""
+        if self.rest is None:
+            raise ValueError("this plan saves no rollup")
+        return advance(saved.lazy(), self.rest, self.as_of)
 
 
 def list_rollups(store: Store) -> list[Rollup]:
@@ -90,10 +100,11 @@ def plan_state(store: Store, as_of: date, *, incremental: bool = True) -> StateP
     save_through = as_of - timedelta(days=REOPEN_DAYS)
     if after is None or save_through > after:
         middle = advance(start, _days(rows, after, save_through), save_through)
-        state = advance(middle, _days(rows, save_through, as_of), as_of)
-        return StatePlan(state, base, middle, save_through, max_id, len(wanted))
+        rest = _days(rows, save_through, as_of)
+        return StatePlan(advance(middle, rest, as_of), base, middle, save_through, max_id,
+                         len(wanted), as_of, rest)
     return StatePlan(advance(start, _days(rows, after, as_of), as_of), base, None, None, max_id,
-                     len(wanted))
+                     len(wanted), as_of)
 
 
 def save_rollup(store: Store, frame: pl.DataFrame, through: date, max_file_id: int) -> Path:

@@ -127,7 +127,7 @@ def _changed(candidate: Candidate, live: graph_ops.LiveAssignment | None) -> str
         return "the user no longer exists"
     if not live.held:
         return "the license is already gone"
-    if live.paths != candidate.assigned_via:
+    if set(live.paths.split(",")) != set(candidate.assigned_via.lower().split(",")):
         return f"the assignment changed (now {live.paths or 'none'}, was {candidate.assigned_via})"
     signed_in = live.last_successful_sign_in
     if signed_in is not None and _counts_graph_sign_in(candidate):
@@ -306,21 +306,23 @@ def confirm_pending(config: Config, store: Store) -> int:
 
 
 def apply_candidates(config: Config, execute: bool) -> int:
-    store = _open_store(config)
-    if not execute:
-        rows = plan_rows(config, store)
-        print_rows(rows, "table", columns=["id", "user_principal_name", "sku_part_number",
-                                           "action", "steps", "monthly_saving", "plan"],
-                   title="Reclamation plan (nothing changed; add --execute to carry it out)")
-        return int(ExitCode.OK)
-    if not config.reclamation.enabled:
+    """`candidates apply [--execute]`: the plan as a table, or carry it out."""
+    if execute and not config.reclamation.enabled:
         raise ConfigError("apply --execute is switched off: set [reclamation] enabled = true in"
                           " the config to let license-analyzer change licenses.")
+    store = _open_store(config)
     graphs = _Graphs(config)
     try:
+        if not execute:
+            rows = plan_rows(config, store)
+            print_rows(rows, "table", columns=["id", "user_principal_name", "sku_part_number",
+                                               "action", "steps", "monthly_saving", "plan"],
+                       title="Reclamation plan (nothing changed; add --execute to carry it out)")
+            return int(ExitCode.OK)
         return execute_apply(config, store, graphs, print)
     finally:
         graphs.close()
+        store.dispose()
 
 
 def _restore_one(graph: httpx.Client, change: AppliedChange) -> None:
@@ -358,7 +360,12 @@ def execute_restore(store: Store, ids: Sequence[str], graph_for: GraphFor, echo:
         try:
             _restore_one(graph_for(change.profile), change)
         except LicenseAnalyzerError as exc:
-            echo(redact(f"error: {exc.message}"))
+            if "available licenses" in (exc.detail or ""):
+                echo(f"error: restoring {cid} needs a free {change.prior.get('sku_part_number')}"
+                     " seat and the subscription has none; free or buy one, then run restore"
+                     " again.")
+            else:
+                echo(redact(f"error: {exc.message}"))
             return int(exc.exit_code)
         now = utcnow()
         with store.session() as session:
@@ -381,4 +388,5 @@ def restore_candidates(config: Config, ids: Sequence[str]) -> int:
         return execute_restore(store, ids, graphs, print)
     finally:
         graphs.close()
+        store.dispose()
 

@@ -140,26 +140,35 @@ def add_overlap(lf: pl.LazyFrame, pairs: pl.DataFrame, plans: pl.LazyFrame) -> p
     A pair counts only when both SKUs' plans are known, the user shows none of the pair's
     veto sources, and no capability of the covered assignment is off in the covering one.
     """
-    caps = _capabilities(lf, plans)
+    held = lf.select(*ROW, "sku_part_number", "disabled_plans", "last_activity_source",
+                     "fo_enabled")
+    # the (user, covered, covering) triples users really hold: few, so plans are read only
+    # for those rows rather than for every license in the tenant
+    triples = (
+        held.select(*ROW, covered=pl.col("sku_part_number"))
+        .join(pairs.lazy(), on="covered")
+        .join(held.select(*USER, covering=pl.col("sku_part_number"),
+                          covering_sku_id=pl.col("sku_id")), on=[*USER, "covering"])
+    )
+    involved = pl.concat([triples.select(*ROW),
+                          triples.select(*USER, sku_id=pl.col("covering_sku_id"))]).unique()
+    caps = _capabilities(held.join(involved, on=ROW, how="semi"), plans)
     user_sources = (
-        lf.group_by(USER)
+        held.join(triples.select(USER).unique(), on=USER, how="semi")
+        .group_by(USER)
         .agg(_seen=pl.col("last_activity_source").drop_nulls().unique(),
              _fo=pl.col("fo_enabled").fill_null(False).any())
         .select(*USER, _sources=pl.when(pl.col("_fo"))
                 .then(pl.col("_seen").list.concat(pl.lit(["signin_erp"])))
                 .otherwise(pl.col("_seen")))
     )
-    covered = (lf.select(*ROW, "sku_part_number")
-               .join(pairs.lazy(), left_on="sku_part_number", right_on="covered")
-               .join(caps, on=ROW))
-    covering = (lf.select(*USER, covering_sku_id=pl.col("sku_id"),
-                          covering=pl.col("sku_part_number"))
-                .join(caps.rename({"sku_id": "covering_sku_id"}), on=[*USER, "covering_sku_id"]))
+    covered = triples.join(caps, on=ROW)
+    covering = caps.rename({"sku_id": "covering_sku_id"})
     checks = [~(pl.col("mailbox_on") & ~pl.col("mailbox_on_c"))]
     checks += [~(pl.col(f"{n}_on") & pl.col(f"{n}_has_c") & ~pl.col(f"{n}_on_c"))
                for n in _SWITCHABLE]
     found = (
-        covered.join(covering, on=[*USER, "covering"], suffix="_c")
+        covered.join(covering, on=[*USER, "covering_sku_id"], suffix="_c")
         .join(user_sources, on=USER, how="left")
         .filter(pl.all_horizontal(checks))
         .filter(pl.col("unless_sources").list.set_intersection(pl.col("_sources"))

@@ -12,6 +12,7 @@ import hashlib
 import string
 from collections.abc import Mapping
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
 import orjson
@@ -73,11 +74,19 @@ def _shown(name: str, value: Any) -> Any:
     return value
 
 
+@cache
+def _fields(template: str) -> tuple[str, ...]:
+    try:
+        return tuple(name for _, name, _, _ in string.Formatter().parse(template) if name)
+    except ValueError:
+        return ()
+
+
 def reason_text(template: str, row: Mapping[str, Any], fallback: str) -> str:
     """The rule's reason with the row's values filled in ({field}); a bad template falls back."""
-    values = _Blank({k: _shown(k, v) for k, v in row.items()})
+    values = _Blank({k: _shown(k, row[k]) for k in _fields(template) if k in row})
     try:
         text = string.Formatter().vformat(template, (), values) if template else ""
-    except (ValueError, IndexError, AttributeError):
+    except (ValueError, IndexError, AttributeError, KeyError):
         text = ""
     return text or fallback

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
 from license_analyzer.store.models import Candidate, Decision
@@ -54,12 +55,6 @@ class Stored:
     decided_as_of: str | None
     shown: dict[str, Any]  # the _SHOWN_CHANGES fields as stored
 
-    @classmethod
-    def of(cls, c: Candidate) -> Stored:
-        return cls(id=c.id, status=c.status, evidence_hash=c.evidence_hash,
-                   decided_evidence_hash=c.decided_evidence_hash, snoozed_until=c.snoozed_until,
-                   decided_as_of=(c.evidence or {}).get("decided_as_of"),
-                   shown={name: getattr(c, name) for name in _SHOWN_CHANGES})
 
 
 @dataclass
@@ -132,7 +127,27 @@ def decision_row(candidate: Mapping[str, Any], decision: str, note: str, at: dat
 def stored_candidates(session: Session, profiles: list[str]
                       ) -> dict[tuple[str, str, str], tuple[Stored, str | None]]:
     """(profile, user, SKU) -> (what the life cycle needs, the action) of every candidate."""
-    stmt = select(Candidate).where(col(Candidate.profile).in_(profiles))
-    return {(c.profile, c.user_id, c.sku_id): (Stored.of(c), c.action)
-            for c in session.exec(stmt)}
+    # plain columns, not ORM objects: tens of thousands of candidates load in a blink
+    names = ("profile", "user_id", "sku_id", "id", "status", "evidence_hash",
+             "decided_evidence_hash", "snoozed_until", *_SHOWN_CHANGES)
+    where = col(Candidate.profile).in_(profiles)
+    stmt = sql_select(*(col(getattr(Candidate, n)) for n in names)).where(where)
+    # the evidence (JSON) only of decided candidates: it holds the day they were decided on
+    decided_on = {
+        cid: (evidence or {}).get("decided_as_of")
+        for cid, evidence in session.execute(
+            sql_select(col(Candidate.id), col(Candidate.evidence)).where(
+                where, col(Candidate.status).in_(("approved", "rejected", "snoozed",
+                                                  "restored"))))
+    }
+    out: dict[tuple[str, str, str], tuple[Stored, str | None]] = {}
+    for row in session.execute(stmt):
+        profile, user_id, sku_id, cid, status, evidence_hash, decided, snoozed, *shown = row
+        out[(profile, user_id, sku_id)] = (
+            Stored(id=cid, status=status, evidence_hash=evidence_hash,
+                   decided_evidence_hash=decided, snoozed_until=snoozed,
+                   decided_as_of=decided_on.get(cid),
+                   shown=dict(zip(_SHOWN_CHANGES, shown, strict=True))),
+            shown[1])
+    return out
 

@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 import polars as pl
+from sqlalchemy import insert, update
 from sqlmodel import Session, col, delete, select
 
 from license_analyzer.config import Config
@@ -20,12 +21,18 @@ from license_analyzer.rules.carry_out import GroupInfo, plan_for
 from license_analyzer.rules.evaluate import matched_counts, matches, winners
 from license_analyzer.rules.evidence import candidate_id, evidence_hash, evidence_of, reason_text
 from license_analyzer.rules.inputs import TenantInputs, read_facts, read_inputs
-from license_analyzer.rules.lifecycle import OPEN, Transitions, cancel, merge, open_candidates
+from license_analyzer.rules.lifecycle import (
+    OPEN,
+    decision_row,
+    last_decision_day,
+    merge,
+    stored_candidates,
+)
 from license_analyzer.rules.loading import CompiledRule, load_rules
 from license_analyzer.rules.schema import FACTS_SCHEMA
 from license_analyzer.rules.tables import downgrades, overlap_pairs
 from license_analyzer.store.db import Store, utcnow
-from license_analyzer.store.models import Candidate, RuleResult
+from license_analyzer.store.models import Candidate, Decision, RuleResult
 
 
 @dataclass
@@ -153,25 +160,50 @@ def _new_id(profile: str, user_id: str, sku_id: str, taken: set[str]) -> str:
     raise AssertionError("sha256 collision")  # pragma: no cover
 
 
+# every insert and every update carries the same keys, so each is one executemany
+_NEW = {"status": "proposed", "status_reason": None, "snoozed_until": None,
+        "decided_evidence_hash": None}
+_KEEP = {"status_reason": None}
+
+
+def _write(session: Session, inserts: list[dict[str, Any]], updates: list[dict[str, Any]],
+           decisions: list[dict[str, Any]]) -> None:
+    """Bulk statements rather than ORM objects: a daily run touches every open candidate."""
+    if inserts:
+        session.execute(insert(Candidate), inserts)
+    # merged rows carry every proposal column, cancelled ones only the status: two batches
+    merged = [u for u in updates if "rule" in u]
+    cancelled = [u for u in updates if "rule" not in u]
+    for batch in (merged, cancelled):
+        if batch:
+            session.execute(update(Candidate), batch)
+    if decisions:
+        session.execute(insert(Decision), decisions)
+
+
 def propose(config: Config, store: Store, analysis_id: int,
             run_id: int | None = None) -> ProposeOutcome:
     """Run the rules on the facts of `analysis_id` and bring the candidates up to date."""
     analysis, facts = read_facts(store, analysis_id)
     profiles = [p.name for p in config.profiles]
     with store.session() as session:
-        stored = session.exec(select(Candidate.profile).distinct()).all()
-    inputs = read_inputs(store, sorted(set(profiles) | set(stored)))
-    prepared = prepare(facts, config, inputs, analysis.as_of)
+        open_rows = session.exec(select(Candidate.profile, Candidate.user_id, Candidate.sku_id)
+                                 .where(col(Candidate.status).in_(OPEN))).all()
+    open_keys = pl.LazyFrame([tuple(r) for r in open_rows], orient="row",
+                             schema={"profile": pl.String, "user_id": pl.String,
+                                     "sku_id": pl.String})
+    inputs = read_inputs(store, sorted(set(profiles) | {r[0] for r in open_rows}))
+    # materialized once: every rule, the winners and the cancellations read it, and a lazy
+    # plan would recompute the overlap and attach joins for each of them
+    prepared = prepare(facts, config, inputs, analysis.as_of).collect().lazy()
     rules = load_rules(config, {**prepared.collect_schema()})
     matched = matches(prepared, rules)
     chosen = winners(prepared, matched)
-    with store.session() as session:
-        existing = open_candidates(session, sorted(set(profiles) | set(stored)))
-    open_keys = pl.LazyFrame(
-        [{"profile": k[0], "user_id": k[1], "sku_id": k[2]} for k, c in existing.items()
-         if c.status in OPEN],
-        schema={"profile": pl.String, "user_id": pl.String, "sku_id": pl.String})
-    present = open_keys.join(prepared, on=derive.ROW, how="inner")
+    # rows of open candidates that no rule proposes now: the reason they are cancelled
+    present = (open_keys.join(chosen.select(derive.ROW), on=derive.ROW, how="anti")
+               .join(prepared, on=derive.ROW, how="inner")
+               .select(*derive.ROW, "sku_part_number", "bucket", "last_activity",
+                       "last_activity_source", "excluded_reason", "in_grace_period"))
     won, counts, still, seen = pl.collect_all(
         [chosen, matched_counts(matched), present, prepared.select("profile").unique()])
 
@@ -181,15 +213,22 @@ def propose(config: Config, store: Store, analysis_id: int,
     for rule_id, n in counts.iter_rows():
         outcome.per_rule[rule_id].matched = n
     now = utcnow()
-    transitions = Transitions()
     by_profile = _ByProfile.of(inputs)
     seen_profiles = set(seen["profile"].to_list())
     still_rows = {(r["profile"], r["user_id"], r["sku_id"]): r for r in still.iter_rows(named=True)}
     with store.session() as session:
-        current = open_candidates(session, sorted(seen_profiles))
-        taken = set(session.exec(select(Candidate.id)).all())
-        added: list[Candidate] = []
+        current = stored_candidates(session, sorted(seen_profiles))
+        taken = {s.id for s, _ in current.values()} | set(
+            session.exec(select(Candidate.id).where(col(Candidate.profile).notin_(
+                sorted(seen_profiles)))).all())
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        decisions: list[dict[str, Any]] = []
         proposed_keys: set[tuple[str, str, str]] = set()
+
+        def decided_day(cid: str, kind: str) -> date | None:
+            return last_decision_day(session, cid, kind)
+
         for row in won.iter_rows(named=True):
             compiled = by_id[row["rule"]]
             proposal = _proposal(row, compiled, config, inputs, by_profile, now, run_id,
@@ -203,20 +242,33 @@ def propose(config: Config, store: Store, analysis_id: int,
             outcome.blocked += proposal["blocked_reason"] is not None
             found = current.get(key)
             if found is None:
-                cid = _new_id(*key, taken)
-                added.append(Candidate(id=cid, status="proposed", proposed_at=now, **proposal))
-                transitions.new += 1
-                transitions.kept["proposed"] = transitions.kept.get("proposed", 0) + 1
-            elif found.status in ("applied",):
-                transitions.kept["applied"] = transitions.kept.get("applied", 0) + 1
+                inserts.append({**_NEW, **proposal, "id": _new_id(*key, taken),
+                                "proposed_at": now})
+                status = "proposed"
+            elif found[0].status == "applied":
+                status = "applied"  # waits for the change to show, or for a restore
             else:
-                merge(session, found, proposal, analysis.as_of, now,
-                      config.analysis.inactive_days, transitions)
-        session.add_all(added)
-        for key, found in current.items():
-            if key in proposed_keys or found.status not in OPEN:
+                result = merge(found[0], proposal, analysis.as_of, config.analysis.inactive_days,
+                               decided_day)
+                updates.append({**_KEEP, **result.update})
+                status = result.update["status"]
+                if result.decision is not None:
+                    decisions.append(decision_row(result.update, result.decision,
+                                                  result.reason or "", now))
+                    outcome.reopened += 1
+            outcome.by_status[status] = outcome.by_status.get(status, 0) + 1
+        for key, (stored, action) in current.items():
+            if key in proposed_keys or stored.status not in OPEN:
                 continue
-            cancel(session, found, _why_not(still_rows.get(key)), now, transitions)
+            reason = _why_not(still_rows.get(key))
+            updates.append({"id": stored.id, "status": "cancelled", "status_reason": reason,
+                            "updated_at": now})
+            decisions.append(decision_row({"id": stored.id, "action": action,
+                                           "evidence_hash": stored.evidence_hash},
+                                          "cancelled", reason, now))
+            outcome.cancelled += 1
+        _write(session, inserts, updates, decisions)
+        outcome.new = len(inserts)
         session.exec(delete(RuleResult).where(col(RuleResult.analysis_id) == analysis_id))
         for compiled in rules:
             count = outcome.per_rule[compiled.id]
@@ -225,8 +277,5 @@ def propose(config: Config, store: Store, analysis_id: int,
                                    candidates=count.candidates,
                                    monthly_saving=round(count.monthly_saving, 2)))
     outcome.candidates = won.height
-    outcome.new, outcome.reopened = transitions.new, transitions.reopened
-    outcome.cancelled = transitions.cancelled
-    outcome.by_status = transitions.kept
     outcome.monthly_saving = round(outcome.monthly_saving, 2)
     return outcome

@@ -17,7 +17,7 @@ from license_analyzer.store.models import Candidate
 STATUSES = ("proposed", "approved", "rejected", "snoozed", "applied", "cancelled", "restored")
 DECISIONS = ("approved", "rejected", "snoozed")
 # which statuses a reviewer may decide on (applied ones are undone with `restore`)
-DECIDABLE = ("proposed", "approved", "rejected", "snoozed", "cancelled")
+DECIDABLE = ("proposed", "approved", "rejected", "snoozed")
 
 
 def candidate_row(c: Candidate) -> dict[str, Any]:

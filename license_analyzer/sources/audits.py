@@ -21,7 +21,7 @@ from license_analyzer.errors import SourceError
 from license_analyzer.sources.context import Context, Degraded, Ticker
 from license_analyzer.sources.dataverse import human_map
 from license_analyzer.sources.incremental import plan_start, record_plan_gap
-from license_analyzer.sources.pacing import AdaptiveLimit
+from license_analyzer.sources.pacing import AdaptiveLimit, ExecutionBudget
 from license_analyzer.sources.paginate import pages
 from license_analyzer.sources.rollup import audit_day_rows
 from license_analyzer.sources.state import save_state
@@ -32,6 +32,10 @@ from license_analyzer.store.models import Environment
 log = logging.getLogger(__name__)
 
 SOURCE = "dataverse_audit"
+# Dataverse service protection: 1,200 s of execution per 300 s per user and web server; keep a
+# margin for the requests of other streams and for clock differences
+EXECUTION_WINDOW_S = 300.0
+EXECUTION_BUDGET_S = 1080.0
 
 
 def _retention(env: Environment | None) -> timedelta | None:
@@ -75,13 +79,17 @@ def collect_audits(ctx: Context, ticker: Ticker, url: str) -> str | None:
         return entry.throttled if entry is not None else 0
 
     limit = AdaptiveLimit(ctx.profile.audit_concurrency, throttled)
+    scale = ctx.tuning.time_scale
+    budget = ExecutionBudget(EXECUTION_BUDGET_S * scale, EXECUTION_WINDOW_S * scale)
 
     def run(window: Window) -> pl.DataFrame:
         limit.acquire()
+        token = budget.start()
         try:
             return fetch_window(client, window, humans, profile=ctx.name, url=url,
                                 ticker=ticker)
         finally:
+            budget.finish(token)
             limit.release()
 
     first_error: BaseException | None = None
@@ -109,9 +117,9 @@ def collect_audits(ctx: Context, ticker: Ticker, url: str) -> str | None:
             committer.flush()
     if first_error is not None:
         raise first_error
-    if limit.lowest < limit.maximum:
-        log.info("%s %s: audit concurrency went down to %d on throttling", ctx.name, url,
-                 limit.lowest)
+    if limit.lowest < limit.maximum or budget.waited_s > 0:
+        log.info("%s %s: audit concurrency went down to %d on throttling; %.0f s spent waiting "
+                 "for the execution-time budget", ctx.name, url, limit.lowest, budget.waited_s)
     if not logging_on:
         message = (f"User-access auditing is off in {url}, so access there leaves no evidence; "
                    "turn on auditing and 'Log access' in the environment's audit settings.")

@@ -239,6 +239,11 @@ def _sync_intervals(ctx: Context, session: Session, held: list[Held], scope: set
         session.connection().execute(stmt, changed)
 
 
+def _aware(value: datetime) -> datetime:
+    # Core selects on SQLite hand back what the column type gives: make sure it is UTC-aware
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
 def _naive(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=None) if value is not None else None
 
@@ -256,12 +261,15 @@ def _sync_origins(ctx: Context, session: Session, held: list[Held], scope: set[s
         key = (h.user_id, h.sku_id)
         if key not in earliest or when < earliest[key][0]:
             earliest[key] = (when, why)
-    existing = {(o.user_id, o.sku_id): o for o in session.exec(
-        select(AssignmentOrigin).where(AssignmentOrigin.profile == ctx.name)).all()}
+    table = table_of(AssignmentOrigin)
+    existing: dict[tuple[str, str], datetime] = {
+        (r.user_id, r.sku_id): r.assigned_since for r in session.execute(
+            core_select(table.c.user_id, table.c.sku_id, table.c.assigned_since)
+            .where(table.c.profile == ctx.name)).all()}
     rows = []
     for key, (when, why) in earliest.items():
         old = existing.get(key)
-        if old is not None and old.assigned_since <= when:
+        if old is not None and _aware(old) <= when:
             continue
         rows.append({"profile": ctx.name, "user_id": key[0], "sku_id": key[1],
                      "assigned_since": when, "provenance": why})

@@ -13,7 +13,7 @@ import logging
 import os
 import re
 import uuid
-from datetime import date
+from datetime import date, timedelta
 
 import polars as pl
 from sqlmodel import Session, col, delete, select
@@ -106,40 +106,21 @@ def registered_files(store: Store, profile: str | None = None) -> list[ActivityF
         return list(session.exec(query).all())
 
 
-def _winners(files: list[ActivityFile]) -> pl.LazyFrame:
-    """For each (profile, source, environment, day): the id of the newest file covering it."""
-    registry = pl.DataFrame(
-        {
-            "file_id": [f.id for f in files],
-            "profile": [f.profile for f in files],
-            "source": [f.source for f in files],
-            "environment": [f.environment for f in files],
-            "window_start": [f.window_start for f in files],
-            "window_end": [f.window_end for f in files],
-        },
-        schema={"file_id": pl.Int64, "profile": pl.String, "source": pl.String,
-                "environment": pl.String, "window_start": pl.Date, "window_end": pl.Date},
-    )
-    return (
-        registry.lazy()
-        .with_columns(pl.date_ranges("window_start", "window_end").alias("day"))
-        .explode("day")
-        .group_by("profile", "source", "environment", "day")
-        .agg(pl.col("file_id").max())
-    )
-
-
-def _overlapping(files: list[ActivityFile]) -> bool:
-    spans: dict[tuple[str, str, str], list[tuple[date, date]]] = {}
+def _won_days(files: list[ActivityFile]) -> dict[int, set[date] | None]:
+    """Per file id, the days of its window no newer file of its channel covers: None when that
+    is every day (the common case: windows that do not overlap), else that set (maybe empty)."""
+    channels: dict[tuple[str, str, str], list[ActivityFile]] = {}
     for f in files:
-        spans.setdefault((f.profile, f.source, f.environment), []).append(
-            (f.window_start, f.window_end))
-    for windows in spans.values():
-        windows.sort()
-        for (_, end), (start, _) in zip(windows, windows[1:], strict=False):
-            if start <= end:
-                return True
-    return False
+        channels.setdefault((f.profile, f.source, f.environment), []).append(f)
+    won: dict[int, set[date] | None] = {}
+    for members in channels.values():
+        claimed: set[date] = set()  # days a newer file of the channel already speaks for
+        for f in sorted(members, key=lambda m: m.id or 0, reverse=True):
+            days = {f.window_start + timedelta(days=i)
+                    for i in range((f.window_end - f.window_start).days + 1)}
+            won[f.id or 0] = None if claimed.isdisjoint(days) else days - claimed
+            claimed |= days
+    return won
 
 
 def scan_activity(store: Store, profile: str | None = None) -> pl.LazyFrame:
@@ -194,16 +175,21 @@ def compact(store: Store, profile: str) -> int:
 
 
 def scan_activity_from(store: Store, files: list[ActivityFile]) -> pl.LazyFrame:
-    """The current rows of these files: for each day, only the newest file covering it."""
-    if not files:
+    """The current rows of these files: for each day, only the newest file covering it.
+
+    Files that win their whole window are read by one multi-file scan (thousands of small daily
+    files cost little more than one); a file partly restated by a newer one is read with a
+    filter on the days it still wins, and one wholly restated is not read at all. No per-row
+    join: the supersession is decided on the registry, which is small.
+    """
+    won = _won_days(files)
+    whole = [store.data_dir / f.path for f in files if won[f.id or 0] is None]
+    scans = [pl.scan_parquet(whole)] if whole else []
+    for f in files:
+        days = won[f.id or 0]
+        if days:
+            scans.append(pl.scan_parquet(store.data_dir / f.path)
+                         .filter(pl.col("day").is_in(sorted(days))))
+    if not scans:
         return empty_activity().lazy()
-    scans = [
-        pl.scan_parquet(store.data_dir / f.path).with_columns(
-            pl.lit(f.id, dtype=pl.Int64).alias("file_id"))
-        for f in files
-    ]
-    rows = pl.concat(scans, how="vertical")
-    if _overlapping(files):
-        rows = rows.join(_winners(files), on=["profile", "source", "environment", "day",
-                                              "file_id"], how="semi")
-    return rows.drop("file_id")
+    return pl.concat(scans, how="vertical") if len(scans) > 1 else scans[0]

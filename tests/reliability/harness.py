@@ -89,10 +89,11 @@ def kill_after(process: subprocess.Popen[str], seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
+            process.communicate(timeout=30)
             return False
         time.sleep(0.02)
     process.send_signal(signal.SIGKILL)
-    process.wait(timeout=30)
+    process.communicate(timeout=30)  # reaps it and closes its pipes
     return True
 
 

@@ -264,3 +264,57 @@ def test_new_sign_in_after_the_evidence_skips(sim: Simulator, config: Config,
     assert "after the evidence" in capsys.readouterr().out
     assert u["_sku"] in {a["skuId"].lower() for a in _user(graph, u["id"])["assignedLicenses"]}
     store.dispose()
+
+
+SALES, TEAM_MEMBERS = "1e1a282c-9c54-43a2-9310-98ef728faace", "7ac9fe77-66b7-4e5e-9e46-10eed1cff547"
+
+
+def test_downgrade_adds_the_target_then_restore_puts_it_back(
+        sim: Simulator, config: Config, graph: httpx.Client,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    store = open_configured_store(config)
+    user = next((u for u in _direct_users(sim, skip=0)
+                 if SALES in u["direct_sku_ids"] and TEAM_MEMBERS not in u["sku_ids"]
+                 and not any(lic["skuId"] == SALES and lic["via"] != ["direct"]
+                             for lic in u["licenses"])), None)
+    if user is None:
+        pytest.skip("no direct Sales Enterprise user without Team Members in this tenant")
+    cid = _candidate(store, {**user}, SALES, "DYN365_ENTERPRISE_SALES", groups=[], direct=True)
+    with store.session() as s:
+        c = s.get(Candidate, cid)
+        assert c is not None
+        c.action, c.target_sku_part_number = "downgrade", "DYN365_TEAM_MEMBERS"
+        c.evidence = {**c.evidence, "target_sku_id": TEAM_MEMBERS}
+    assert apply_candidates(config, execute=True) == 0
+    assert "1 applied" in capsys.readouterr().out
+    held = {a["skuId"].lower() for a in _user(graph, user["id"])["assignedLicenses"]}
+    assert TEAM_MEMBERS in held and SALES not in held
+    # the simulated tenant is over-assigned: a freed seat is not free; make room first
+    pool = next(p for p in sim.tenant.pools if p.sku.sku_id == SALES)
+    pool.enabled += 50
+    assert restore_candidates(config, [cid]) == 0
+    held = {a["skuId"].lower() for a in _user(graph, user["id"])["assignedLicenses"]}
+    assert SALES in held and TEAM_MEMBERS not in held
+    store.dispose()
+
+
+def test_an_interrupted_apply_is_finished_by_the_next(sim: Simulator, config: Config,
+                                                      graph: httpx.Client,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """The prior state was recorded and the call went through, then the process died."""
+    store = open_configured_store(config)
+    u = next(_direct_users(sim, skip=50))
+    cid = _approve(store, u)
+    with store.session() as s:
+        s.add(AppliedChange(candidate_id=cid, profile="simulated", user_id=u["id"],
+                            sku_id=u["_sku"], action="remove", status="started",
+                            prior={"direct": True, "disabled_plans": [], "group_ids": []},
+                            applied_at=utcnow()))
+    graph.post(f"/users/{u['id']}/assignLicense",
+               json={"addLicenses": [], "removeLicenses": [u["_sku"]]}).raise_for_status()
+    assert apply_candidates(config, execute=True) == 0
+    assert "an earlier apply's change took effect" in capsys.readouterr().out
+    with store.session() as s:
+        assert s.exec(select(AppliedChange.status)).one() == "applied"
+        assert s.exec(select(Candidate.status)).one() == "applied"
+    store.dispose()

@@ -108,6 +108,16 @@ def test_rules_list_shows_counts_of_the_last_analysis(
     assert rows["inactive"]["candidates"] == 1
     assert set(rows) == {r.id for r in load_rules(config)}
 
+    code, out, err = _main(config_path, "candidates", "list", "--format", "json",
+                           monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 0, err
+    listed = json.loads(out)
+    assert [c["rule"] for c in listed] == ["long_idle", "inactive"]
+    assert listed[0]["days_inactive"] == 200 and listed[0]["status"] == "proposed"
+    code, out, err = _main(config_path, "candidates", "approve", listed[0]["id"], "--by", "Jane",
+                           monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 0 and "approved" in out
+
 
 def test_execute_needs_reclamation_enabled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                            capsys: pytest.CaptureFixture[str]) -> None:

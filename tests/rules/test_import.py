@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
 
 import pytest
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
+from sqlmodel import select
 
+from license_analyzer.report.exports import write_csv, write_xlsx
 from license_analyzer.rules.exports import candidate_export_rows
 from license_analyzer.rules.review import import_decisions
 from license_analyzer.store.db import Store
+from license_analyzer.store.models import Decision
 from tests.factories import AS_OF, utc
 from tests.rules.builders import fact
 from tests.rules.conftest import Run, candidates
@@ -23,18 +25,6 @@ def _rows(users: dict[str, Any]) -> list[dict[str, Any]]:
             for u, last in users.items()]
 
 
-def _write_xlsx(rows: list[dict[str, Any]], path: Path) -> None:
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = "candidates"
-    columns = list(rows[0])
-    sheet.append(columns)
-    for row in rows:
-        sheet.append([row[c] for c in columns])
-    book.save(path)
-
-
 def test_import_from_an_edited_xlsx(run: Run, tenant: Store, tmp_path: Path,
                                     capsys: pytest.CaptureFixture[str]) -> None:
     last = {"ann": utc(2026, 9, 1), "bob": utc(2026, 9, 2), "cid": utc(2026, 9, 3),
@@ -44,7 +34,7 @@ def test_import_from_an_edited_xlsx(run: Run, tenant: Store, tmp_path: Path,
     assert {"decision", "note", "snooze_until", "evidence_hash", "department", "display_name",
             "evidence_active_days_90", "evidence_coverage_days"} <= set(exported[0])
     path = tmp_path / "candidates.xlsx"
-    _write_xlsx(exported, path)
+    write_xlsx(path, "candidates", list(exported[0]), exported)  # as `report` writes it
 
     # the asset manager edits the workbook in a spreadsheet program
     book = load_workbook(path)
@@ -82,12 +72,11 @@ def test_import_from_csv(run: Run, tenant: Store, tmp_path: Path,
     run(_rows({"ann": utc(2026, 9, 1)}))
     rows = candidate_export_rows(tenant)
     rows[0]["decision"] = "reject"
-    rows[0]["note"] = "no"
+    rows[0]["note"] = "=no, see ticket"  # the report neutralizes formula-like cells
     path = tmp_path / "candidates.csv"
-    with path.open("w", encoding="utf-8-sig", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(path, list(rows[0]), rows)  # as `report` writes it (BOM, neutralized cells)
     assert import_decisions(tenant, path, by="AM") == 0
     assert "1 decisions taken, 0 refused" in capsys.readouterr().out
     assert candidates(tenant)["ann/SPE_E3"].status == "rejected"
+    with tenant.session() as s:
+        assert s.exec(select(Decision.note)).one() == "=no, see ticket"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -10,12 +11,27 @@ from typing import Any
 
 import polars as pl
 from sqlalchemy import text
+from sqlmodel import SQLModel, select
 
 from license_analyzer.config import Config, load_config
 from license_analyzer.simulator import Simulator, SimulatorOptions, write_config_file
 from license_analyzer.sources.collect import CollectOutcome, collect
 from license_analyzer.store.activity import scan_activity
 from license_analyzer.store.db import Store
+from license_analyzer.store.models import (
+    AssignmentOrigin,
+    DataverseUser,
+    DirectoryGroup,
+    DirectoryUser,
+    Environment,
+    FinanceOperationsUser,
+    GroupMember,
+    LicenseAssignment,
+    Profile,
+    SkuSnapshot,
+    SkuState,
+    Subscription,
+)
 from tests.sources.fast import SCALE, TUNING, fast_clients
 
 NOW = datetime(2026, 11, 21, 6, tzinfo=UTC)
@@ -94,12 +110,22 @@ def first_days(store: Store, sim: Simulator) -> dict[tuple[str, str], date]:
     return out
 
 
-TABLES = ("profile", "skustate", "skusnapshot", "subscription", "directoryuser",
-          "licenseassignment", "assignmentorigin", "directorygroup", "groupmember",
-          "environment", "dataverseuser", "financeoperationsuser")
+TABLES: tuple[type[SQLModel], ...] = (
+    Profile, SkuState, SkuSnapshot, Subscription, DirectoryUser, LicenseAssignment,
+    AssignmentOrigin, DirectoryGroup, GroupMember, Environment, DataverseUser,
+    FinanceOperationsUser)
 # columns that record when we looked, not what we saw
 VOLATILE = {"updated_at", "checked_at", "created_at", "recorded_at", "first_seen_at",
             "last_seen_at", "id", "valid_from"}
+
+
+def _plain(value: Any) -> str:
+    """One spelling per value whatever the backend returned."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, list | dict):
+        return json.dumps(value, sort_keys=True, default=str)
+    return str(value)
 
 
 _PORT = re.compile(r"127\.0\.0\.1:\d+")
@@ -108,13 +134,14 @@ _PORT = re.compile(r"127\.0\.0\.1:\d+")
 def content_hash(store: Store) -> dict[str, str]:
     """Per table: count and a hash of the rows' content, plus the activity rows."""
     out: dict[str, str] = {}
-    with store.engine.connect() as conn:
-        for table in TABLES:
-            result = conn.execute(text(f"SELECT * FROM {table}"))
-            cols = [c for c in result.keys() if c not in VOLATILE]  # noqa: SIM118
-            rows = sorted(_PORT.sub("PORT", repr(tuple(str(m[c]) for c in cols)))
-                          for m in result.mappings())
-            out[table] = f"{len(rows)}:{hashlib.sha256(''.join(rows).encode()).hexdigest()}"
+    with store.session() as session:
+        for model in TABLES:
+            rows = sorted(
+                _PORT.sub("PORT", repr(sorted((k, _plain(v)) for k, v in row.model_dump().items()
+                                              if k not in VOLATILE)))
+                for row in session.exec(select(model)).all())
+            name = model.__name__
+            out[name] = f"{len(rows)}:{hashlib.sha256(''.join(rows).encode()).hexdigest()}"
     days = stored_days(store).with_columns(pl.col("environment").str.replace(_PORT.pattern,
                                                                              "PORT"))
     out["activity"] = f"{days.height}:{hashlib.sha256(days.write_csv().encode()).hexdigest()}"

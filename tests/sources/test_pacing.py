@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from license_analyzer.sources.pacing import AdaptiveLimit, TokenBucket
+from license_analyzer.sources.pacing import AdaptiveLimit, ExecutionBudget, TokenBucket
 
 
 class FakeClock:
@@ -48,3 +48,17 @@ def test_adaptive_limit_halves_on_throttling_and_grows_back_slowly() -> None:
         limit.acquire()
         limit.release()
     assert limit.limit == 16
+
+
+def test_execution_budget_holds_new_requests_until_old_ones_leave_the_window() -> None:
+    import time
+
+    budget = ExecutionBudget(0.25, 0.6)
+    began = time.monotonic()
+    for _ in range(4):
+        token = budget.start()
+        time.sleep(0.1)
+        budget.finish(token)
+    # 0.1 s each against 0.25 s per 0.6 s: the third and fourth wait for the first to expire
+    assert time.monotonic() - began >= 0.55
+    assert budget.waited_s > 0.2
