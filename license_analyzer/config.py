@@ -203,6 +203,8 @@ class ProfileConfig(_Section):
     ] = Field(default_factory=list)
     discover_environments: bool = False
     audit_concurrency: int = Field(default=16, ge=1, le=52)
+    # the sign-in log allows about 5 requests per 10 s per app and tenant; pace under it
+    signin_requests_per_10s: int = Field(default=5, ge=1)
     overlap_hours: int = Field(default=48, ge=0)
 
     @model_validator(mode="after")

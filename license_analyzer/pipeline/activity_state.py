@@ -89,6 +89,14 @@ def advance(state: pl.LazyFrame, rows: pl.LazyFrame, as_of: date) -> pl.LazyFram
             .select(list(STATE_SCHEMA)))
 
 
+def ungrouped(state: pl.LazyFrame, rows: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
+    """The rows `advance` would group, not grouped: for a consumer that aggregates per user
+    anyway with the same OR / max (evidence.class_activity), a group_by per channel first would
+    only be a second pass over a million rows."""
+    return pl.concat([_blocked(state, as_of).select(list(STATE_SCHEMA)),
+                      _blocked(rows_to_blocks(rows), as_of)], how="vertical")
+
+
 def window_bits(as_of: date, windows: dict[str, int]) -> dict[int, dict[str, int]]:
     """Per kept block, for each named window of N days ending at `as_of`, the bits of its days
     (a handful of blocks: the day counts become a popcount per block, no join)."""

@@ -20,7 +20,12 @@ from pathlib import Path
 
 import polars as pl
 
-from license_analyzer.pipeline.activity_state import STATE_SCHEMA, advance, empty_state
+from license_analyzer.pipeline.activity_state import (
+    STATE_SCHEMA,
+    advance,
+    empty_state,
+    ungrouped,
+)
 from license_analyzer.store.activity import registered_files, scan_activity_from
 from license_analyzer.store.db import Store
 from license_analyzer.store.models import ActivityFile
@@ -53,12 +58,13 @@ class StatePlan:
     rest: pl.LazyFrame | None = None  # with `save`: the rows of (save_through, as_of]
 
     def state_after(self, saved: pl.DataFrame) -> pl.LazyFrame:
-        """The state from the collected `save` frame plus the last few days: collecting `save`
-        first and then this aggregates the bulk of the rows once, where collecting `state` and
-        `save` side by side would aggregate them twice."""
+        """The state rows from the collected `save` frame plus the last few days, not regrouped
+        per channel (activity_state.ungrouped): collecting `save` first and then this reads the
+        bulk of the rows once, where collecting `state` and `save` side by side would aggregate
+        them twice."""
         if self.rest is None:
             raise ValueError("this plan saves no rollup")
-        return advance(saved.lazy(), self.rest, self.as_of)
+        return ungrouped(saved.lazy(), self.rest, self.as_of)
 
 
 def list_rollups(store: Store) -> list[Rollup]:

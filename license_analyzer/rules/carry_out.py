@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from license_analyzer.config import ReclamationConfig
@@ -67,6 +68,12 @@ def group_problem(group: GroupInfo | None, group_id: str, sku_id: str,
     return None
 
 
+@cache
+def _lowered(names: tuple[str, ...]) -> frozenset[str]:
+    """Cached: plan_for runs once per candidate with the same config lists."""
+    return frozenset(n.lower() for n in names)
+
+
 def plan_for(row: Mapping[str, Any], rule_action: str, rule_target: str | None,
              groups: Mapping[str, GroupInfo], tenant_skus: Mapping[str, str],
              part_names: Mapping[str, str], prices: Mapping[str, float],
@@ -115,12 +122,12 @@ def plan_for(row: Mapping[str, Any], rule_action: str, rule_target: str | None,
     if row.get("strands_attach"):
         plan.blocked.append(f"{row['strands_attach']} needs this license as its qualifying base:"
                             " remove the attach license first")
-    protected_users = {u.lower() for u in reclamation.protected_users}
+    protected_users = _lowered(tuple(reclamation.protected_users))
     if (str(row.get("user_principal_name", "")).lower() in protected_users
             or row["user_id"] in protected_users):
         plan.blocked.append("protected user ([reclamation] protected_users): apply refuses it;"
                             " an administrator must act")
-    protected_groups = {g.lower() for g in reclamation.protected_groups}
+    protected_groups = _lowered(tuple(reclamation.protected_groups))
     for gid in via_groups:
         group = groups.get(gid)
         names = {gid.lower(), (group.display_name or "").lower() if group else ""}

@@ -12,14 +12,14 @@ from datetime import date, datetime
 from typing import Any
 
 import polars as pl
-from sqlalchemy import insert, update
-from sqlmodel import Session, col, delete, select
+from sqlmodel import col, delete, select
 
 from license_analyzer.config import Config
 from license_analyzer.rules import derive
 from license_analyzer.rules.carry_out import GroupInfo, plan_for
+from license_analyzer.rules.columnar import evidence_expr, reason_expr
 from license_analyzer.rules.evaluate import matched_counts, matches, winners
-from license_analyzer.rules.evidence import candidate_id, evidence_hash, evidence_of, reason_text
+from license_analyzer.rules.evidence import candidate_id, evidence_hash, reason_text
 from license_analyzer.rules.inputs import TenantInputs, read_facts, read_inputs
 from license_analyzer.rules.lifecycle import (
     OPEN,
@@ -31,6 +31,7 @@ from license_analyzer.rules.lifecycle import (
 from license_analyzer.rules.loading import CompiledRule, load_rules
 from license_analyzer.rules.schema import FACTS_SCHEMA
 from license_analyzer.rules.tables import downgrades, overlap_pairs
+from license_analyzer.rules.writes import cancel_candidates, insert_rows, upsert_candidates
 from license_analyzer.store.db import Store, utcnow
 from license_analyzer.store.models import Candidate, Decision, RuleResult
 
@@ -106,16 +107,39 @@ class _ByProfile:
         return split
 
 
+def _formatted(won: pl.DataFrame, rules: list[CompiledRule]) -> pl.DataFrame:
+    """Per winning row, in Polars: `reason` (null where only reason_text can format it) and
+    `_evidence` (evidence_of as a struct)."""
+    reason: pl.Expr = pl.lit(None, dtype=pl.String)
+    for compiled in rules:
+        expr = reason_expr(compiled.rule.reason, compiled.rule.description, won.schema)
+        if expr is not None:
+            reason = pl.when(pl.col("rule") == compiled.id).then(expr).otherwise(reason)
+    return won.select(reason.alias("reason"), evidence_expr(won.schema))
+
+
+# what _proposal and plan_for read from a winning row (reason_text aside)
+_PROPOSAL_COLUMNS = (
+    "profile", "user_id", "user_principal_name", "display_name", "department", "sku_id",
+    "sku_part_number", "product_name", "family", "rule", "also_matching", "assigned_via",
+    "via_direct", "via_groups", "disabled_plans", "last_activity", "last_activity_source",
+    "days_since_activity", "unit_price_monthly", "downgrade_target", "read_only",
+    "strands_attach",
+)
+
+
 def _proposal(row: Mapping[str, Any], compiled: CompiledRule, config: Config,
               inputs: TenantInputs, by_profile: _ByProfile, now: datetime, run_id: int | None,
-              analysis_id: int) -> dict[str, Any]:
+              analysis_id: int, reason: str | None, evidence: dict[str, Any]) -> dict[str, Any]:
+    """`reason` and `evidence` as _formatted() gave them for this row."""
     profile = row["profile"]
     groups = by_profile.groups.get(profile, {})
     tenant_skus = by_profile.skus.get(profile, {})
     rule = compiled.rule
     plan = plan_for(row, rule.action, rule.target, groups, tenant_skus, inputs.part_names,
                     config.prices, config.reclamation)
-    evidence = evidence_of(row)
+    if evidence["last_activity_day"] is None:
+        del evidence["last_activity_day"]  # evidence_of only has it with a last activity
     evidence |= {"analysis_id": analysis_id, "remove_direct": plan.remove_direct,
                  "remove_groups": plan.remove_groups, "target_sku_id": plan.target_sku_id,
                  "family": row.get("family"), "disabled_plans": list(row.get("disabled_plans")
@@ -133,7 +157,8 @@ def _proposal(row: Mapping[str, Any], compiled: CompiledRule, config: Config,
         "product_name": row.get("product_name") or row.get("sku_part_number") or row["sku_id"],
         "rule": rule.id,
         "also_matching": list(row.get("also_matching") or []),
-        "reason": reason_text(rule.reason, row, rule.description),
+        "reason": reason if reason is not None
+        else reason_text(rule.reason, row, rule.description),
         "action": plan.action,
         "target_sku_part_number": plan.target_sku_part_number,
         "assigned_via": assigned_via,
@@ -160,25 +185,10 @@ def _new_id(profile: str, user_id: str, sku_id: str, taken: set[str]) -> str:
     raise AssertionError("sha256 collision")  # pragma: no cover
 
 
-# every insert and every update carries the same keys, so each is one executemany
+# every new and every merged row carries every column, so all go in one upsert
 _NEW = {"status": "proposed", "status_reason": None, "snoozed_until": None,
         "decided_evidence_hash": None}
 _KEEP = {"status_reason": None}
-
-
-def _write(session: Session, inserts: list[dict[str, Any]], updates: list[dict[str, Any]],
-           decisions: list[dict[str, Any]]) -> None:
-    """Bulk statements rather than ORM objects: a daily run touches every open candidate."""
-    if inserts:
-        session.execute(insert(Candidate), inserts)
-    # merged rows carry every proposal column, cancelled ones only the status: two batches
-    merged = [u for u in updates if "rule" in u]
-    cancelled = [u for u in updates if "rule" not in u]
-    for batch in (merged, cancelled):
-        if batch:
-            session.execute(update(Candidate), batch)
-    if decisions:
-        session.execute(insert(Decision), decisions)
 
 
 def propose(config: Config, store: Store, analysis_id: int,
@@ -221,18 +231,25 @@ def propose(config: Config, store: Store, analysis_id: int,
         taken = {s.id for s, _ in current.values()} | set(
             session.exec(select(Candidate.id).where(col(Candidate.profile).notin_(
                 sorted(seen_profiles)))).all())
-        inserts: list[dict[str, Any]] = []
-        updates: list[dict[str, Any]] = []
+        upserts: list[dict[str, Any]] = []
+        cancels: list[dict[str, Any]] = []
         decisions: list[dict[str, Any]] = []
         proposed_keys: set[tuple[str, str, str]] = set()
 
         def decided_day(cid: str, kind: str) -> date | None:
             return last_decision_day(session, cid, kind)
 
-        for row in won.iter_rows(named=True):
+        formatted = _formatted(won, rules)
+        # only the columns the proposal reads: turning all ~50 into Python was seconds a run
+        narrow = won.select(*(c for c in _PROPOSAL_COLUMNS if c in won.schema))
+        for index, (row, reason, evidence) in enumerate(zip(
+                narrow.iter_rows(named=True), formatted["reason"].to_list(),
+                formatted["_evidence"].to_list(), strict=True)):
+            if reason is None:  # a template only reason_text formats: it may name any column
+                row = won.row(index, named=True)
             compiled = by_id[row["rule"]]
             proposal = _proposal(row, compiled, config, inputs, by_profile, now, run_id,
-                                 analysis_id)
+                                 analysis_id, reason, evidence)
             key = (row["profile"], row["user_id"], row["sku_id"])
             proposed_keys.add(key)
             count = outcome.per_rule[compiled.id]
@@ -242,15 +259,18 @@ def propose(config: Config, store: Store, analysis_id: int,
             outcome.blocked += proposal["blocked_reason"] is not None
             found = current.get(key)
             if found is None:
-                inserts.append({**_NEW, **proposal, "id": _new_id(*key, taken),
+                upserts.append({**_NEW, **proposal, "id": _new_id(*key, taken),
                                 "proposed_at": now})
+                outcome.new += 1
                 status = "proposed"
             elif found[0].status == "applied":
                 status = "applied"  # waits for the change to show, or for a restore
             else:
                 result = merge(found[0], proposal, analysis.as_of, config.analysis.inactive_days,
                                decided_day)
-                updates.append({**_KEEP, **result.update})
+                # the insert-only columns are ignored on conflict; present for one key set
+                upserts.append({**_KEEP, **result.update, "proposed_at": now,
+                                "decided_evidence_hash": None})
                 status = result.update["status"]
                 if result.decision is not None:
                     decisions.append(decision_row(result.update, result.decision,
@@ -261,21 +281,23 @@ def propose(config: Config, store: Store, analysis_id: int,
             if key in proposed_keys or stored.status not in OPEN:
                 continue
             reason = _why_not(still_rows.get(key))
-            updates.append({"id": stored.id, "status": "cancelled", "status_reason": reason,
+            cancels.append({"id": stored.id, "status": "cancelled", "status_reason": reason,
                             "updated_at": now})
             decisions.append(decision_row({"id": stored.id, "action": action,
                                            "evidence_hash": stored.evidence_hash},
                                           "cancelled", reason, now))
             outcome.cancelled += 1
-        _write(session, inserts, updates, decisions)
-        outcome.new = len(inserts)
+        upsert_candidates(session, upserts)
+        cancel_candidates(session, cancels)
+        insert_rows(session, Decision, decisions)
         session.exec(delete(RuleResult).where(col(RuleResult.analysis_id) == analysis_id))
-        for compiled in rules:
-            count = outcome.per_rule[compiled.id]
-            session.add(RuleResult(analysis_id=analysis_id, rule=compiled.id,
-                                   description=compiled.rule.description, matched=count.matched,
-                                   candidates=count.candidates,
-                                   monthly_saving=round(count.monthly_saving, 2)))
+        insert_rows(session, RuleResult, [
+            {"analysis_id": analysis_id, "rule": compiled.id,
+             "description": compiled.rule.description,
+             "matched": outcome.per_rule[compiled.id].matched,
+             "candidates": outcome.per_rule[compiled.id].candidates,
+             "monthly_saving": round(outcome.per_rule[compiled.id].monthly_saving, 2)}
+            for compiled in rules])
     outcome.candidates = won.height
     outcome.monthly_saving = round(outcome.monthly_saving, 2)
     return outcome

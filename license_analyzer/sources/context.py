@@ -43,7 +43,7 @@ class Degraded(LicenseAnalyzerError):
 class Tuning:
     """Knobs the config does not carry; tests shrink them to match a time-scaled simulator."""
 
-    signin_requests_per_10s: int = 5
+    signin_requests_per_10s: int | None = None  # default: the profile's setting (5)
     time_scale: float = 1.0  # shrinks the sign-in pacing window like the simulator's
     flush_every_s: float = 5.0  # how often finished windows are committed
     max_wait_s: float = 300.0  # throttling wait per request before a stream stops softly

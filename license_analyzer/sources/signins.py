@@ -32,7 +32,8 @@ NO_P1 = ("The tenant has no Microsoft Entra ID P1 or P2 license, so the sign-in 
 
 
 def signin_bucket(ctx: Context) -> TokenBucket:
-    return TokenBucket(ctx.tuning.signin_requests_per_10s, 10.0 * ctx.tuning.time_scale)
+    rate = ctx.tuning.signin_requests_per_10s or ctx.profile.signin_requests_per_10s
+    return TokenBucket(rate, 10.0 * ctx.tuning.time_scale)
 
 
 def collect_signins(ctx: Context, ticker: Ticker, source: str, bucket: TokenBucket) -> str | None:

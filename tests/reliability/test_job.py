@@ -125,3 +125,20 @@ def test_unreachable_database_gives_a_sentence(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "Cannot open the database" in done.stderr and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_demo_prints_a_report_path_with_every_section(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "license_analyzer", "demo", "--users", "150", "--out",
+         str(tmp_path / "reports"), "--as-of", "2026-11-20"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    report = Path(done.stdout.strip().splitlines()[-1])
+    assert report == tmp_path / "reports" / "2026-11-20" / "index.html"
+    page = report.read_text()
+    for section in ("Summary", "License position", "Last activity", "Trends", "Departments",
+                    "Renewals", "Candidates", "Rules", "Data freshness"):
+        assert section in page
