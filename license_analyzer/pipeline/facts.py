@@ -92,9 +92,8 @@ def assignments_as_of(tables: dict[str, pl.LazyFrame], as_of: date) -> pl.LazyFr
         pl.col("graph_updated_at").min().alias("_graph_since"),
         pl.col("valid_from").min().alias("_seen_since"),
     )
-    groups = (ranked.filter(pl.col("via") != "direct").select(*key, "via").unique()
-              .sort(*key, "via").group_by(key, maintain_order=True)
-              .agg(pl.col("via").alias("via_groups")))
+    groups = (ranked.filter(pl.col("via") != "direct").group_by(key)  # group licenses only
+              .agg(pl.col("via").unique().sort().alias("via_groups")))
     plans = ranked.select(*key, "_rank", "disabled_plans").unique(subset=[*key, "_rank"],
                                                                   keep="first")
     paths = (paths.join(plans, on=[*key, "_rank"], how="left")

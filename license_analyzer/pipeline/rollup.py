@@ -119,7 +119,7 @@ def save_rollup(store: Store, frame: pl.DataFrame, through: date, max_file_id: i
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / f"state-{through.isoformat()}-f{max_file_id}.parquet"
     temp = folder / f".{uuid.uuid4().hex}.tmp"
-    frame.write_parquet(temp, compression="zstd")
+    frame.write_parquet(temp, compression="zstd", compression_level=1)  # a cache: write fast
     os.replace(temp, final)
     return final
 

@@ -22,10 +22,12 @@ Record = dict[str, Any]
 def pages(client: httpx.Client, stream: Stream, params: dict[str, str] | None = None, *,
           path: str | None = None, what: str | None = None,
           on_page: Callable[[int], None] | None = None,
-          before_request: Callable[[], object] | None = None) -> Iterator[list[Record]]:
+          before_request: Callable[[], object] | None = None,
+          after_request: Callable[[], object] | None = None) -> Iterator[list[Record]]:
     """Yield each page's `value` list; the stream's headers go with every request.
 
-    `before_request` runs before each page is asked for (client-side pacing)."""
+    `before_request` and `after_request` run around each page's request (client-side pacing
+    and the execution-time budget), whatever its outcome."""
     label = what or stream.what
     headers = dict(stream.headers)
     url: str = path or stream.path
@@ -38,6 +40,9 @@ def pages(client: httpx.Client, stream: Stream, params: dict[str, str] | None = 
             response = client.get(url, params=query, headers=headers)
         except httpx.TransportError as exc:
             raise transport_error(exc, label) from None
+        finally:
+            if after_request is not None:
+                after_request()
         check(response, label)
         try:
             body = orjson.loads(response.content)
