@@ -56,13 +56,10 @@ def serve(args: argparse.Namespace) -> None:
     """Child process: the simulator, every environment keeping its audit forever."""
     from license_analyzer.simulator import Simulator, SimulatorOptions, write_config_file
 
-    # The simulator counts every Dataverse request twice toward its request limit (once when
-    # it starts, once when it ends; reported to its owner), so its limit is doubled here to
-    # give Microsoft's real 6,000 requests per 300 s. The execution-time limit is untouched.
+    # Microsoft's real service-protection limits (the simulator's defaults).
     opts = SimulatorOptions(users=args.users, seed=42, now=NOW, dataverse_envs=args.envs,
                             fno_envs=0, audit_page_latency_ms=args.latency_ms,
-                            history_days=args.history_days, time_scale=1.0,
-                            dataverse_requests_per_window=2 * 6000)
+                            history_days=args.history_days, time_scale=1.0)
     with Simulator(opts) as sim:
         for env in sim.tenant.dataverse:
             env.audit_retention_days = -1

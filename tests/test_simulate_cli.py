@@ -27,7 +27,7 @@ def test_simulate_prints_one_json_line_and_writes_a_config(tmp_path: Path) -> No
         assert process.stdout is not None
         line = process.stdout.readline()
         info = json.loads(line)
-        assert KEYS <= set(info)
+        assert set(info) >= KEYS
         assert info["authority_host"].startswith("https://127.0.0.1:")
         # the CA it wrote is what makes its HTTPS trusted
         discovery = httpx.get(

@@ -52,6 +52,8 @@ authority_host = {json.dumps(info["authority_host"])}
 graph_url = {json.dumps(info["graph_url"])}
 {pp_line}ca_bundle = {json.dumps(info["ca_bundle"])}
 activity_since = "2026-06-01"
+# the simulator runs at time_scale 0.01: its sign-in log allows 5 requests per 0.1 s
+signin_requests_per_10s = 400
 dataverse = [{dataverse}]
 finance_operations = [{fno}]
 """
