@@ -213,9 +213,12 @@ def usage(
     config = state.config()
     rows = usage_rows(open_configured_store(config), config)
     print_rows(rows, format.value, columns=[
-        "profile", "sku_part_number", "purchased", "assigned", "active", "inactive",
-        "never_used", "in_grace", "no_data", "low_usage", "monthly_cost", "monthly_waste",
-        "reducible_at_renewal", "next_renewal"], title="License position")
+        ("profile", "profile"), ("sku_part_number", "SKU"), ("purchased", "bought"),
+        ("assigned", "assigned"), ("active", "active"), ("inactive", "inactive"),
+        ("never_used", "never used"), ("in_grace", "grace"), ("no_data", "no data"),
+        ("low_usage", "low use"), ("monthly_cost", "cost/mo"), ("monthly_waste", "waste/mo"),
+        ("reducible_at_renewal", "cut at renewal"), ("next_renewal", "renewal")],
+        title="License position")
 
 
 StatusOpt = Annotated[str | None, typer.Option("--status", help="Only this status.")]
@@ -235,8 +238,10 @@ def candidates_list(
     config = state.config()
     rows = list_candidates(open_configured_store(config), status=status)
     print_rows(rows, format.value, columns=[
-        "id", "user_principal_name", "sku_part_number", "rule", "action", "days_inactive",
-        "monthly_saving", "status", "blocked_reason"], title="Reclamation candidates")
+        ("id", "id"), ("profile", "profile"), ("user_principal_name", "user"),
+        ("sku_part_number", "SKU"), ("rule", "rule"), ("action", "action"),
+        ("days_inactive", "idle days"), ("monthly_saving", "saving/mo"), ("status", "status"),
+        ("blocked_reason", "blocked because")], title="Reclamation candidates")
 
 
 ByOpt = Annotated[str, typer.Option("--by", help="Who decides (kept with the decision).")]
@@ -319,8 +324,10 @@ def rules_list(
 
     config = state.config()
     rows = rules_summary(config, open_configured_store(config))
-    print_rows(rows, format.value, columns=["rule", "description", "products", "action",
-                                           "candidates", "monthly_saving"], title="Rules")
+    print_rows(rows, format.value, columns=[
+        ("rule", "rule"), ("description", "description"), ("products", "products"),
+        ("action", "action"), ("candidates", "candidates"), ("monthly_saving", "saving/mo")],
+        title="Rules")
 
 
 @catalog_app.command("refresh")

@@ -315,8 +315,10 @@ def apply_candidates(config: Config, execute: bool) -> int:
     try:
         if not execute:
             rows = plan_rows(config, store)
-            print_rows(rows, "table", columns=["id", "user_principal_name", "sku_part_number",
-                                               "action", "steps", "monthly_saving", "plan"],
+            print_rows(rows, "table", columns=[
+                ("id", "id"), ("user_principal_name", "user"), ("sku_part_number", "SKU"),
+                ("action", "action"), ("steps", "steps"), ("monthly_saving", "saving/mo"),
+                ("plan", "plan")],
                        title="Reclamation plan (nothing changed; add --execute to carry it out)")
             return int(ExitCode.OK)
         return execute_apply(config, store, graphs, print)
