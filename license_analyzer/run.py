@@ -163,15 +163,12 @@ def job(config: Config, as_of: date | None = None, now: datetime | None = None,
             _finish(recorder, int(exc.exit_code), exc.message)
             notify_after_run(config, store, recorder.id)
             raise
-        code = _combine(collect_code)
-        _finish(recorder, code)
+        # analysis and report ran on what the store holds; a failed collection (auth 3, source
+        # 4, partial 5) still decides the exit code, so a cron wrapper sees it
+        code = collect_code
+        recorder.finish("ok" if code == 0 else "partial")
     notify_after_run(config, store, recorder.id)
     return JobResult(exit_code=code, report_path=report_path, run_id=recorder.id)
-
-
-def _combine(collect_code: int) -> int:
-    """Analysis and report ran; a collection that failed wholly or partly makes it partial."""
-    return 0 if collect_code == 0 else int(ExitCode.PARTIAL)
 
 
 # Daily runs add a few activity files per source; past this many a profile's files are merged

@@ -1,12 +1,14 @@
 """Per-channel activity state: the compact form every day count is computed from.
 
-A channel is (profile, user_id, source, environment). Its state as of day D is one row per
-64-day block of the last `KEEP_DAYS` days — `mask` has bit (day % 64) set for each active day —
-plus one collapsed row (block = OLDER) for everything before, and each row keeps the latest
-`last_at` it saw. Bitwise OR and max are associative, so the state of D can be built from all
-rows up to D (full) or from a saved state of an earlier day R plus the rows of (R, D]
-(incremental), and both give the same frame: that is what makes daily re-analysis cost grow with
-what changed, not with history (see rollup.py).
+A channel is (profile, user_id, source, environment). Its state as of day D is ONE row: the
+latest `last_at` it ever saw, and a 64-bit mask per kept 64-day block of the last `KEEP_DAYS`
+days, bit (day % 64) set for each active day. The kept blocks (at most SLOTS - 1 consecutive
+ones) sit in mask columns `m0`..`m3` by block % SLOTS, so a state needs its day to say which
+block a slot holds; blocks that fall out of the kept range are cleared. Bitwise OR and max are
+associative, so the state of D can be built from all rows up to D (full) or from a saved state
+of an earlier day R plus the rows of (R, D] (incremental), and both give the same frame: that
+is what makes daily re-analysis cost grow with what changed, not with history (see rollup.py).
+One row per channel (not one per block) keeps the saved state and every pass over it small.
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ import polars as pl
 
 BLOCK_DAYS = 64
 KEEP_DAYS = 128  # active-day windows up to this many days can be counted
-OLDER = -1  # block id of the collapsed row of days before the kept blocks
+SLOTS = 4  # > the most blocks KEEP_DAYS can touch (3), so two kept blocks never share a slot
+MASKS = [f"m{slot}" for slot in range(SLOTS)]
 CHANNEL = ["profile", "user_id", "source", "environment"]
 STATE_SCHEMA: dict[str, pl.DataType] = {
     "profile": pl.String(), "user_id": pl.String(), "source": pl.String(),
-    "environment": pl.String(), "block": pl.Int32(), "mask": pl.UInt64(),
-    "last_at": pl.Datetime("us", "UTC"),
+    "environment": pl.String(), "last_at": pl.Datetime("us", "UTC"),
+    **{mask: pl.UInt64() for mask in MASKS},
 }
 _EPOCH = date(1970, 1, 1)
 
@@ -36,20 +39,32 @@ def first_kept_block(as_of: date) -> int:
     return (day_number(as_of) - KEEP_DAYS + 1) // BLOCK_DAYS
 
 
+def kept_blocks(as_of: date) -> range:
+    return range(first_kept_block(as_of), day_number(as_of) // BLOCK_DAYS + 1)
+
+
 def empty_state() -> pl.LazyFrame:
     return pl.DataFrame(schema=STATE_SCHEMA).lazy()
 
 
-def _blocked(rows: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
-    """Activity rows (or state rows, already blocked) mapped onto the blocks kept as of
-    `as_of`; older ones go to the OLDER block with no bits."""
-    keep = first_kept_block(as_of)
-    return rows.with_columns(
-        pl.when(pl.col("block") >= keep).then(pl.col("block"))
-        .otherwise(pl.lit(OLDER, pl.Int32)).alias("block"),
-        pl.when(pl.col("block") >= keep).then(pl.col("mask"))
-        .otherwise(pl.lit(0, pl.UInt64)).alias("mask"),
-    )
+def _moved_on(state: pl.LazyFrame, state_day: date, as_of: date) -> pl.LazyFrame:
+    """A state as of `state_day` with the slots of blocks no longer kept as of `as_of` cleared
+    (a later `as_of` may reuse a slot for a newer block)."""
+    still = set(kept_blocks(state_day)) & set(kept_blocks(as_of))
+    live = {block % SLOTS for block in still}
+    return state.select(*CHANNEL, "last_at", *(
+        pl.col(mask) if slot in live else pl.lit(0, pl.UInt64).alias(mask)
+        for slot, mask in enumerate(MASKS)))
+
+
+def day_masks(day: pl.Expr, as_of: date) -> list[pl.Expr]:
+    """The mask columns of one active `day` (an Int32 day number) in a state as of `as_of`:
+    its bit in its block's slot, nothing when the block is no longer kept."""
+    block = day // BLOCK_DAYS
+    kept = block >= first_kept_block(as_of)
+    bit = pl.lit(_DAY_BITS).gather(day % BLOCK_DAYS)
+    return [pl.when(kept & (block % SLOTS == slot)).then(bit)
+            .otherwise(pl.lit(0, pl.UInt64)).alias(mask) for slot, mask in enumerate(MASKS)]
 
 
 # Bit i of the mask of a block is day i of it; a lookup beats computing 2 ** i per row.
@@ -64,37 +79,32 @@ def _as_categories(frame: pl.LazyFrame) -> pl.LazyFrame:
     return frame.with_columns(pl.col(c).cast(pl.Categorical) for c in CHANNEL)
 
 
-def rows_to_blocks(rows: pl.LazyFrame) -> pl.LazyFrame:
-    """Activity day rows -> (channel, block, one-bit mask, last_at), not yet aggregated."""
-    day = pl.col("day").cast(pl.Int32)
-    return rows.select(
-        *CHANNEL,
-        (day // BLOCK_DAYS).cast(pl.Int32).alias("block"),
-        pl.lit(_DAY_BITS).gather(day % BLOCK_DAYS).alias("mask"),
-        "last_at",
-    )
+def rows_to_state_rows(rows: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
+    """Activity day rows -> state rows (one per day row, not yet aggregated per channel)."""
+    return rows.select(*CHANNEL, "last_at", *day_masks(pl.col("day").cast(pl.Int32), as_of))
 
 
-def advance(state: pl.LazyFrame, rows: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
-    """The state as of `as_of` from an earlier state and the activity rows since it.
+def advance(state: pl.LazyFrame, state_day: date | None, rows: pl.LazyFrame,
+            as_of: date) -> pl.LazyFrame:
+    """The state as of `as_of` from an earlier state (as of `state_day`; None: empty) and the
+    activity rows since it.
 
-    `rows` must hold only days after the earlier state's day and up to `as_of`.
+    `rows` must hold only days after `state_day` and up to `as_of`.
     """
-    merged = pl.concat([_as_categories(_blocked(state, as_of)),
-                        _as_categories(_blocked(rows_to_blocks(rows), as_of))],
-                       how="vertical")
-    return (merged.group_by(*CHANNEL, "block")
-            .agg(pl.col("mask").bitwise_or(), pl.col("last_at").max())
+    return (_as_categories(ungrouped(state, state_day, rows, as_of)).group_by(CHANNEL)
+            .agg(pl.col("last_at").max(), *(pl.col(mask).bitwise_or() for mask in MASKS))
             .with_columns(pl.col(c).cast(pl.String) for c in CHANNEL)
             .select(list(STATE_SCHEMA)))
 
 
-def ungrouped(state: pl.LazyFrame, rows: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
+def ungrouped(state: pl.LazyFrame, state_day: date | None, rows: pl.LazyFrame,
+              as_of: date) -> pl.LazyFrame:
     """The rows `advance` would group, not grouped: for a consumer that aggregates per user
     anyway with the same OR / max (evidence.class_activity), a group_by per channel first would
-    only be a second pass over a million rows."""
-    return pl.concat([_blocked(state, as_of).select(list(STATE_SCHEMA)),
-                      _blocked(rows_to_blocks(rows), as_of)], how="vertical")
+    only be a second pass over the state."""
+    base = state if state_day is None else _moved_on(state, state_day, as_of)
+    return pl.concat([base.select(list(STATE_SCHEMA)),
+                      rows_to_state_rows(rows, as_of)], how="vertical")
 
 
 def window_bits(as_of: date, windows: dict[str, int]) -> dict[int, dict[str, int]]:

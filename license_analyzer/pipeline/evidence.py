@@ -13,10 +13,10 @@ import polars as pl
 
 from license_analyzer.catalog import Families
 from license_analyzer.pipeline.activity_state import (
-    BLOCK_DAYS,
-    OLDER,
+    MASKS,
+    SLOTS,
+    day_masks,
     end_of_day,
-    first_kept_block,
     window_bits,
 )
 
@@ -137,47 +137,38 @@ def success_snapshot_rows(users: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
     """Graph's lastSuccessfulSignInDateTime (up to the end of the as-of day) as state rows of the
     entra_signin channel: a successful sign-in is evidence even if no daily row recorded it."""
     day = pl.col("last_successful_sign_in_at").dt.date().cast(pl.Int32)
-    keep = first_kept_block(as_of)
-    block = (day // BLOCK_DAYS).cast(pl.Int32)
     return (
         users.filter(pl.col("last_successful_sign_in_at") < end_of_day(as_of))
         .select(
             "profile", pl.col("id").alias("user_id"), pl.lit("entra_signin").alias("source"),
             pl.lit("").alias("environment"),
-            pl.when(block >= keep).then(block).otherwise(pl.lit(OLDER, pl.Int32)).alias("block"),
-            pl.when(block >= keep)
-            .then(pl.lit(2, pl.UInt64).pow((day % BLOCK_DAYS).cast(pl.UInt64)))
-            .otherwise(pl.lit(0, pl.UInt64)).alias("mask"),
-            pl.col("last_successful_sign_in_at").alias("last_at")))
+            pl.col("last_successful_sign_in_at").alias("last_at"), *day_masks(day, as_of)))
 
 
 def class_activity(state: pl.LazyFrame, class_channel: pl.DataFrame, as_of: date,
                    windows: dict[str, int]) -> pl.LazyFrame:
     """Per (profile, user_id, class_id): last_at, last_source and active days per window.
 
-    A day active in two channels of the class counts once (masks are OR-ed per block). One
+    A day active in two channels of the class counts once (masks are OR-ed per slot). One
     group_by with plain max / bitwise-or aggregations does it all, because it is the hot spot of
-    a daily analysis (about a million state rows keyed by user id strings): each kept block gets
-    its own mask column, so a window's days are a popcount per block afterwards, and the latest
-    source rides in the low digits of a (last_at, source rank) number, so it is a max too (ties:
-    the greatest source name).
+    a daily analysis (a row per channel of every user, keyed by user id strings): a window's
+    days are a popcount per mask slot afterwards, and the latest source rides in the low digits
+    of a (last_at, source rank) number, so it is a max too (ties: the greatest source name).
     """
     key = ["profile", "user_id", "class_id"]
     sources = sorted(set(class_channel["source"].to_list()))
     rank = {source: i for i, source in enumerate(sources)}
     radix = max(len(sources), 1)
-    bits = window_bits(as_of, windows)
+    bits = {block % SLOTS: masks for block, masks in window_bits(as_of, windows).items()}
     latest = (pl.col("last_at").cast(pl.Int64) * radix
               + pl.col("source").replace_strict(rank, return_dtype=pl.Int64))
-    per_block = [pl.when(pl.col("block") == block).then(pl.col("mask"))
-                 .otherwise(pl.lit(0, pl.UInt64)).alias(f"_mask{block}") for block in bits]
     grouped = (
         state.join(class_channel.lazy(), on=["profile", "source", "environment"])
-        .select(*key, "source", "last_at", latest.alias("_latest"), *per_block)
+        .select(*key, "source", "last_at", latest.alias("_latest"), *MASKS)
         .group_by(key)
         .agg(pl.col("last_at").max(), pl.col("_latest").max(),
              pl.col("source").max().alias("_any_source"),
-             *(pl.col(f"_mask{block}").bitwise_or() for block in bits))
+             *(pl.col(MASKS[slot]).bitwise_or() for slot in bits))
     )
     source_of = {i: source for source, i in rank.items()}
     last_source = (
@@ -186,7 +177,7 @@ def class_activity(state: pl.LazyFrame, class_channel: pl.DataFrame, as_of: date
                                                                 return_dtype=pl.String)))
     counts = [
         pl.sum_horizontal(
-            (pl.col(f"_mask{block}") & pl.lit(masks[name], pl.UInt64)).bitwise_count_ones()
-            .cast(pl.Int64) for block, masks in bits.items()).alias(name)
+            (pl.col(MASKS[slot]) & pl.lit(masks[name], pl.UInt64)).bitwise_count_ones()
+            .cast(pl.Int64) for slot, masks in bits.items()).alias(name)
         for name in windows]
     return grouped.select(*key, "last_at", last_source.alias("last_source"), *counts)

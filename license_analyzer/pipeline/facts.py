@@ -94,8 +94,10 @@ def assignments_as_of(tables: dict[str, pl.LazyFrame], as_of: date) -> pl.LazyFr
     )
     groups = (ranked.filter(pl.col("via") != "direct").group_by(key)  # group licenses only
               .agg(pl.col("via").unique().sort().alias("via_groups")))
-    plans = ranked.select(*key, "_rank", "disabled_plans").unique(subset=[*key, "_rank"],
-                                                                  keep="first")
+    # the first row of each path; unique(keep="first") with a list column in the frame takes a
+    # slow path (0.15 s for 65,000 rows), a first-distinct mask over the key does not
+    plans = (ranked.filter(pl.struct(*key, "_rank").is_first_distinct())
+             .select(*key, "_rank", "disabled_plans"))
     paths = (paths.join(plans, on=[*key, "_rank"], how="left")
              .join(groups, on=key, how="left")
              .with_columns(pl.col("via_groups").fill_null(pl.lit([], pl.List(pl.String))))

@@ -34,7 +34,11 @@ log = logging.getLogger(__name__)
 
 ROLLUP_DIR = "rollups"
 REOPEN_DAYS = 3
-_NAME = re.compile(r"^state-(\d{4}-\d{2}-\d{2})-f(\d+)\.parquet$")
+# "state2": one row per channel (activity_state.py); "state-" files hold the older per-block
+# form, which nothing reads any more (prune_rollups deletes them)
+_PREFIX = "state2"
+_NAME = re.compile(rf"^{_PREFIX}-(\d{{4}}-\d{{2}}-\d{{2}})-f(\d+)\.parquet$")
+_LEGACY = "state-*.parquet"
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,7 @@ class StatePlan:
         them twice."""
         if self.rest is None:
             raise ValueError("this plan saves no rollup")
-        return ungrouped(saved.lazy(), self.rest, self.as_of)
+        return ungrouped(saved.lazy(), self.save_through, self.rest, self.as_of)
 
 
 def list_rollups(store: Store) -> list[Rollup]:
@@ -105,19 +109,19 @@ def plan_state(store: Store, as_of: date, *, incremental: bool = True) -> StateP
     start = pl.scan_parquet(base.path).select(list(STATE_SCHEMA)) if base else empty_state()
     save_through = as_of - timedelta(days=REOPEN_DAYS)
     if after is None or save_through > after:
-        middle = advance(start, _days(rows, after, save_through), save_through)
+        middle = advance(start, after, _days(rows, after, save_through), save_through)
         rest = _days(rows, save_through, as_of)
-        return StatePlan(advance(middle, rest, as_of), base, middle, save_through, max_id,
-                         len(wanted), as_of, rest)
-    return StatePlan(advance(start, _days(rows, after, as_of), as_of), base, None, None, max_id,
-                     len(wanted), as_of)
+        return StatePlan(advance(middle, save_through, rest, as_of), base, middle, save_through,
+                         max_id, len(wanted), as_of, rest)
+    return StatePlan(advance(start, after, _days(rows, after, as_of), as_of), base, None, None,
+                     max_id, len(wanted), as_of)
 
 
 def save_rollup(store: Store, frame: pl.DataFrame, through: date, max_file_id: int) -> Path:
     """Write a rollup atomically (temp file, then rename)."""
     folder = store.data_dir / ROLLUP_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    final = folder / f"state-{through.isoformat()}-f{max_file_id}.parquet"
+    final = folder / f"{_PREFIX}-{through.isoformat()}-f{max_file_id}.parquet"
     temp = folder / f".{uuid.uuid4().hex}.tmp"
     frame.write_parquet(temp, compression="zstd", compression_level=1)  # a cache: write fast
     os.replace(temp, final)
@@ -133,6 +137,6 @@ def prune_rollups(store: Store, keep: int = 2) -> int:
         removed += 1
     folder = store.data_dir / ROLLUP_DIR
     if folder.exists():
-        for temp in folder.glob(".*.tmp"):
-            temp.unlink(missing_ok=True)
+        for stale in [*folder.glob(".*.tmp"), *folder.glob(_LEGACY)]:
+            stale.unlink(missing_ok=True)
     return removed

@@ -38,11 +38,14 @@ def test_first_version_store_upgrades_through_every_migration(tmp_path: Path) ->
         session.add(Run(command="run", started_at=assignment.valid_from))
     with store.session() as session:
         assert session.exec(select(Run)).one().trigger == "manual"
+    store.dispose()
 
 
 def test_fresh_store_is_at_head(store_url: str, tmp_path: Path) -> None:
     store = open_store(store_url, base=tmp_path, data_dir=tmp_path / "data")
     assert current_revision(store) == head_revision()
+    store.dispose()
     # opening again is a no-op
-    store2 = open_store(store_url, base=tmp_path, data_dir=tmp_path / "data")
-    assert current_revision(store2) == head_revision()
+    store = open_store(store_url, base=tmp_path, data_dir=tmp_path / "data")
+    assert current_revision(store) == head_revision()
+    store.dispose()
