@@ -311,6 +311,10 @@ def main() -> None:
         " Parquet",
         "before_issue_6": {"analyze_full_seconds": 87, "peak_rss_mb": 2594,
                            "daily_vs_full": 0.50, "step_vs_duckdb_smoke": 1.23},
+        # per-block rollup rows, a second assignments pass for positions, coverage per user
+        "before_one_row_per_channel": {"analyze_daily_seconds": 5.85, "daily_vs_full": 0.63,
+                                       "daily_steps": {"tables": 1.64, "rollup": 0.61,
+                                                       "facts": 2.665, "positions": 0.329}},
         "build_seconds": build_s, "analyze_full": full, "analyze_full_today": full_today,
         "analyze_daily_incremental": daily, "daily_vs_full": daily["seconds"] /
         full_today["seconds"], "incremental_equals_full": same, "activity_step": step,

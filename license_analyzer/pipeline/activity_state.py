@@ -89,9 +89,24 @@ def advance(state: pl.LazyFrame, state_day: date | None, rows: pl.LazyFrame,
     """The state as of `as_of` from an earlier state (as of `state_day`; None: empty) and the
     activity rows since it.
 
-    `rows` must hold only days after `state_day` and up to `as_of`.
+    `rows` must hold only days after `state_day` and up to `as_of`. They are first OR-ed per
+    (channel, block) with one narrow mask column: tens of millions of day rows carrying four
+    mask slots each through the group_by took a third longer.
     """
-    return (_as_categories(ungrouped(state, state_day, rows, as_of)).group_by(CHANNEL)
+    day = pl.col("day").cast(pl.Int32)
+    blocks = (_as_categories(rows.select(*CHANNEL, "last_at", (day // BLOCK_DAYS).alias("block"),
+                                         pl.lit(_DAY_BITS).gather(day % BLOCK_DAYS)
+                                         .alias("mask")))
+              .group_by(*CHANNEL, "block")
+              .agg(pl.col("last_at").max(), pl.col("mask").bitwise_or()))
+    kept = pl.col("block") >= first_kept_block(as_of)
+    widened = blocks.select(*CHANNEL, "last_at", *(
+        pl.when(kept & (pl.col("block") % SLOTS == slot)).then(pl.col("mask"))
+        .otherwise(pl.lit(0, pl.UInt64)).alias(mask) for slot, mask in enumerate(MASKS)))
+    earlier = _as_categories(
+        state if state_day is None else _moved_on(state, state_day, as_of))
+    return (pl.concat([earlier.select(list(STATE_SCHEMA)), widened], how="vertical")
+            .group_by(CHANNEL)
             .agg(pl.col("last_at").max(), *(pl.col(mask).bitwise_or() for mask in MASKS))
             .with_columns(pl.col(c).cast(pl.String) for c in CHANNEL)
             .select(list(STATE_SCHEMA)))

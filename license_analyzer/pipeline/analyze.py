@@ -20,7 +20,7 @@ from sqlmodel import col, delete, select
 from license_analyzer.catalog import load_families
 from license_analyzer.config import Config
 from license_analyzer.errors import ConfigError
-from license_analyzer.pipeline.facts import Inputs, assignments_as_of, build_facts, sku_table
+from license_analyzer.pipeline.facts import Inputs, build_facts, sku_table
 from license_analyzer.pipeline.position import department_positions, positions
 from license_analyzer.pipeline.rollup import StatePlan, plan_state, prune_rollups, save_rollup
 from license_analyzer.pipeline.tables import read_tables
@@ -105,8 +105,8 @@ def compute(config: Config, store: Store, as_of: date, *, incremental: bool = Tr
                     profiles=_profiles(config, tables))
     facts = build_facts(config, inputs, load_families(), as_of).collect(engine="streaming")
     lap("facts")
-    held = assignments_as_of(tables, as_of)
-    skus = sku_table(tables, held, config.prices)
+    # the facts hold every license of the analysed profiles: no second pass over the assignments
+    skus = sku_table(tables, facts.lazy().select("profile", "sku_id"), config.prices)
     position, departments = pl.collect_all([
         positions(facts.lazy(), skus, tables["Subscription"], as_of, inputs.profiles),
         department_positions(facts.lazy(), as_of)])

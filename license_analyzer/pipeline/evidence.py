@@ -107,30 +107,42 @@ def channel_coverage(coverage: pl.LazyFrame, profiles: pl.LazyFrame, envs: pl.La
     )
 
 
-def user_coverage(channels: pl.LazyFrame, users: pl.LazyFrame, systemusers: pl.LazyFrame,
-                  class_channel: pl.LazyFrame) -> pl.LazyFrame:
-    """Per (profile, user_id, class_id): the earliest coverage_start among the class's
-    channels that can speak for that user. No row: no source can speak for them.
+def tenant_coverage(channels: pl.LazyFrame, class_channel: pl.LazyFrame) -> pl.LazyFrame:
+    """Per (profile, class_id, sign_in_activity_collected): the earliest coverage_start among
+    the class's tenant-wide channels that can speak for such a user. No row: none can.
 
-    Sign-in logs speak for every user of the tenant; Entra sign-in activity for users whose
-    signInActivity was collected; a Dataverse environment for users with a human systemuser
-    there (systemuserids differ per environment; the join is on the Entra object id).
+    Sign-in logs speak for every user of the tenant; Entra sign-in activity only for users whose
+    signInActivity was collected. Nothing else about the user matters, so this is a handful of
+    rows, joined to the licenses by that flag, not one row per user.
     """
-    tenant = (
-        users.select("profile", pl.col("id").alias("user_id"), "sign_in_activity_collected")
-        .join(channels.filter(pl.col("source") != DATAVERSE), on="profile")
+    collected = pl.LazyFrame({"sign_in_activity_collected": [False, True]})
+    return (
+        channels.filter(pl.col("source") != DATAVERSE).join(collected, how="cross")
         .filter((pl.col("source") != "entra_signin") | pl.col("sign_in_activity_collected"))
-        .select("profile", "user_id", "source", "environment", "coverage_start"))
-    dataverse = (
+        .join(class_channel, on=["profile", "source", "environment"])
+        .group_by("profile", "class_id", "sign_in_activity_collected")
+        .agg(pl.col("coverage_start").min().alias("_tenant_start")))
+
+
+def dataverse_coverage(channels: pl.LazyFrame, systemusers: pl.LazyFrame,
+                       class_channel: pl.LazyFrame) -> pl.LazyFrame:
+    """Per (profile, user_id, class_id): the earliest coverage_start among the class's Dataverse
+    environments where the user has a human systemuser (systemuserids differ per environment;
+    the join is on the Entra object id). No row: no environment can speak for them."""
+    return (
         systemusers.select("profile", pl.col("entra_object_id").alias("user_id"),
                            pl.col("environment_url").alias("environment"))
         .unique()
         .join(channels.filter(pl.col("source") == DATAVERSE), on=["profile", "environment"])
-        .select("profile", "user_id", "source", "environment", "coverage_start"))
-    return (pl.concat([tenant, dataverse])
-            .join(class_channel, on=["profile", "source", "environment"])
-            .group_by("profile", "user_id", "class_id")
-            .agg(pl.col("coverage_start").min()))
+        .join(class_channel, on=["profile", "source", "environment"])
+        .group_by("profile", "user_id", "class_id")
+        .agg(pl.col("coverage_start").min().alias("_dataverse_start")))
+
+
+def coverage_start() -> pl.Expr:
+    """The earliest start of any channel that can speak for the user (null: none), after
+    joining tenant_coverage and dataverse_coverage."""
+    return pl.min_horizontal("_tenant_start", "_dataverse_start").alias("coverage_start")
 
 
 def success_snapshot_rows(users: pl.LazyFrame, as_of: date) -> pl.LazyFrame:

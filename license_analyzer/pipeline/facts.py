@@ -35,9 +35,11 @@ from license_analyzer.pipeline.evidence import (
     DATAVERSE,
     channel_coverage,
     class_activity,
+    coverage_start,
+    dataverse_coverage,
     evidence_classes,
     success_snapshot_rows,
-    user_coverage,
+    tenant_coverage,
 )
 from license_analyzer.pipeline.thresholds import min_history_column, threshold_columns
 
@@ -193,10 +195,11 @@ def build_facts(config: Config, inputs: Inputs, families: Families, as_of: date)
     users = user_table(tables, as_of).filter(wanted)
     state = pl.concat([inputs.state.filter(wanted), success_snapshot_rows(users, as_of)])
     activity = class_activity(state, class_channel, as_of, windows)
-    coverage = user_coverage(
-        channel_coverage(tables["Coverage"], tables["Profile"], tables["Environment"], as_of),
-        users, tables["DataverseUser"].filter(HUMAN),
-        class_channel.lazy())
+    channels = channel_coverage(tables["Coverage"], tables["Profile"], tables["Environment"],
+                                as_of)
+    tenant = tenant_coverage(channels, class_channel.lazy())
+    dataverse = dataverse_coverage(channels, tables["DataverseUser"].filter(HUMAN),
+                                   class_channel.lazy())
     held = assignments_as_of(tables, as_of).filter(wanted)
     skus = sku_table(tables, held, config.prices)
     dynamics = [k for k, f in families.families.items() if DATAVERSE in f.sources]
@@ -206,7 +209,9 @@ def build_facts(config: Config, inputs: Inputs, families: Families, as_of: date)
         .join(family_class.lazy(), on=["profile", "family"], how="left")
         .join(users.rename({"id": "user_id"}), on=["profile", "user_id"], how="left")
         .join(activity, on=["profile", "user_id", "class_id"], how="left")
-        .join(coverage, on=["profile", "user_id", "class_id"], how="left")
+        .join(tenant, on=["profile", "class_id", "sign_in_activity_collected"], how="left")
+        .join(dataverse, on=["profile", "user_id", "class_id"], how="left")
+        .with_columns(coverage_start())
         .with_columns(*threshold_columns(analysis, families))
         .with_columns(min_history_column(analysis))
     )
