@@ -159,8 +159,11 @@ def job(config: Config, as_of: date | None = None, now: datetime | None = None,
             _compact_activity(store, recorder)
             _analyze(config, store, recorder, day)
             report_path = _report(config, store, recorder, out, day)
-        except LicenseAnalyzerError as exc:
-            _finish(recorder, int(exc.exit_code), exc.message)
+        except Exception as exc:  # a failed stage, or a bug: recorded and alerted, never silent
+            if isinstance(exc, LicenseAnalyzerError):
+                _finish(recorder, int(exc.exit_code), exc.message)
+            else:
+                _finish(recorder, int(ExitCode.BUG), f"{type(exc).__name__}: {exc}")
             notify_after_run(config, store, recorder.id)
             raise
         # analysis and report ran on what the store holds; a failed collection (auth 3, source

@@ -32,3 +32,27 @@ def test_expired_secret_gives_exit_3_and_a_partial_run_with_a_report(tmp_path: P
     assert run.status == "partial"
     assert run.stages["collect"]["status"] == "failed"
     assert run.stages["report"]["status"] == "ok"
+
+
+def test_a_bug_in_a_stage_is_recorded_and_alerted(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import license_analyzer.pipeline.analyze as analyze_module
+    from license_analyzer import notify
+
+    config_path = tmp_path / "la.toml"
+    config_path.write_text(f'[storage]\nurl = "sqlite:///{tmp_path / "s.db"}"\n')
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("facts went sideways")
+
+    sent: list[str] = []
+    monkeypatch.setattr(analyze_module, "analyze", broken)
+    monkeypatch.setattr(notify, "deliver",
+                        lambda config, store, alerts: sent.extend(a.kind for a in alerts) or [])
+    with pytest.raises(RuntimeError):
+        job(load_config(config_path), as_of=SIM_NOW.date())
+    with open_configured_store(load_config(config_path)).session() as session:
+        run = session.exec(select(Run)).one()
+    assert run.status == "failed" and run.error == "RuntimeError: facts went sideways"
+    assert run.stages["analyze"]["status"] == "failed"
+    assert sent == ["run_failed"]
