@@ -24,6 +24,21 @@ def runs(config_dir: Path) -> list[Run]:
         return list(session.exec(select(Run).order_by(Run.id)).all())  # type: ignore[arg-type]
 
 
+def wait_for_job_lock(db: Path, timeout: float = 60.0) -> None:
+    """Until the first run holds the job lock (so the second is the one that must wait)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if db.exists():
+            try:
+                with sqlite3.connect(db, timeout=1) as conn:
+                    if conn.execute("select count(*) from joblock").fetchone()[0]:
+                        return
+            except sqlite3.OperationalError:
+                pass  # not created yet, or busy
+        time.sleep(0.05)
+    raise AssertionError("the first run never took the job lock")
+
+
 def test_run_end_to_end(sim: Simulator, tmp_path: Path) -> None:
     cli = make_cli(sim, tmp_path, "a")
     done = cli.run("run", "--as-of", AS_OF.isoformat())
@@ -91,7 +106,7 @@ def test_short_token_lifetime_does_not_stop_the_run(tmp_path: Path) -> None:
 def test_two_runs_at_once_one_refuses_and_nothing_breaks(sim: Simulator, tmp_path: Path) -> None:
     cli = make_cli(sim, tmp_path, "twice")
     first = cli.start("run", "--as-of", AS_OF.isoformat())
-    time.sleep(0.8)
+    wait_for_job_lock(cli.config.parent / "store.db")
     second = cli.run("run", "--as-of", AS_OF.isoformat())
     out, err = first.communicate(timeout=300)
     assert first.returncode == 0, err
