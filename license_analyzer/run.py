@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -89,49 +91,52 @@ def _report(config: Config, store: Store, recorder: RunRecorder, out: Path | Non
 
 
 def _finish(recorder: RunRecorder, code: int, error: str | None = None) -> None:
-    status = {0: "ok", int(ExitCode.PARTIAL): "partial"}.get(code, "failed")
+    """A run that failed in part but still wrote its report is partial, not failed."""
+    if code == 0:
+        status = "ok"
+    elif code == ExitCode.PARTIAL or (error is None and recorder.report_path):
+        status = "partial"
+    else:
+        status = "failed"
     recorder.finish(status, error)
+
+
+@contextmanager
+def _recorded(recorder: RunRecorder) -> Iterator[RunRecorder]:
+    """Finish the run with the exit code it set, or as failed with the error that ended it."""
+    try:
+        yield recorder
+    except LicenseAnalyzerError as exc:
+        _finish(recorder, int(exc.exit_code), exc.message)
+        raise
+    except Exception as exc:
+        _finish(recorder, int(ExitCode.BUG), f"{type(exc).__name__}: {exc}")
+        raise
+    _finish(recorder, recorder.exit_code)
 
 
 def run_collect(config: Config, profile: str | None = None, full: bool = False,
                 now: datetime | None = None) -> int:
     store = open_configured_store(config)
-    with JobLockHolder(store):
-        recorder = RunRecorder(store, "collect", None)
-        try:
-            code = _collect(config, store, recorder, profile, full, now)
-        except LicenseAnalyzerError as exc:
-            _finish(recorder, int(exc.exit_code), exc.message)
-            raise
-        _finish(recorder, code)
+    with JobLockHolder(store), _recorded(RunRecorder(store, "collect", None)) as recorder:
+        code = _collect(config, store, recorder, profile, full, now)
+        recorder.exit_code = code
     return code
 
 
 def run_analyze(config: Config, as_of: date | None = None) -> int:
     store = open_configured_store(config)
     day = resolve_as_of(config, as_of)
-    with JobLockHolder(store):
-        recorder = RunRecorder(store, "analyze", day)
-        try:
-            _analyze(config, store, recorder, day)
-        except LicenseAnalyzerError as exc:
-            _finish(recorder, int(exc.exit_code), exc.message)
-            raise
-        _finish(recorder, 0)
+    with JobLockHolder(store), _recorded(RunRecorder(store, "analyze", day)) as recorder:
+        _analyze(config, store, recorder, day)
     return 0
 
 
 def run_report(config: Config, out: Path | None = None, as_of: date | None = None) -> Path:
     store = open_configured_store(config)
     day = resolve_as_of(config, as_of)
-    recorder = RunRecorder(store, "report", day)
-    try:
-        path = _report(config, store, recorder, out, day)
-    except LicenseAnalyzerError as exc:
-        _finish(recorder, int(exc.exit_code), exc.message)
-        raise
-    _finish(recorder, 0)
-    return path
+    with _recorded(RunRecorder(store, "report", day)) as recorder:
+        return _report(config, store, recorder, out, day)
 
 
 def job(config: Config, as_of: date | None = None, now: datetime | None = None,
@@ -147,31 +152,23 @@ def job(config: Config, as_of: date | None = None, now: datetime | None = None,
     day = resolve_as_of(config, as_of)
     with JobLockHolder(store):
         recorder = RunRecorder(store, "run", day, trigger=trigger)
-        collect_code = 0
-        report_path: Path | None = None
         try:
-            try:
-                collect_code = _collect(config, store, recorder, None, False, now)
-            except LicenseAnalyzerError as exc:
-                log.error("collect failed: %s", exc.message)
-                collect_code = int(exc.exit_code)
-            _confirm_pending(config, store, recorder)
-            _compact_activity(store, recorder)
-            _analyze(config, store, recorder, day)
-            report_path = _report(config, store, recorder, out, day)
-        except Exception as exc:  # a failed stage, or a bug: recorded and alerted, never silent
-            if isinstance(exc, LicenseAnalyzerError):
-                _finish(recorder, int(exc.exit_code), exc.message)
-            else:
-                _finish(recorder, int(ExitCode.BUG), f"{type(exc).__name__}: {exc}")
+            with _recorded(recorder):
+                try:
+                    recorder.exit_code = _collect(config, store, recorder, None, False, now)
+                except LicenseAnalyzerError as exc:
+                    log.error("collect failed: %s", exc.message)
+                    recorder.exit_code = int(exc.exit_code)
+                # analysis and report run on what the store holds; a failed collection (auth
+                # 3, source 4, partial 5) still decides the exit code, so a cron wrapper sees it
+                _confirm_pending(config, store, recorder)
+                _compact_activity(store, recorder)
+                _analyze(config, store, recorder, day)
+                _report(config, store, recorder, out, day)
+        finally:  # failed or not, alerts go out: a job that runs for years never fails silently
             notify_after_run(config, store, recorder.id)
-            raise
-        # analysis and report ran on what the store holds; a failed collection (auth 3, source
-        # 4, partial 5) still decides the exit code, so a cron wrapper sees it
-        code = collect_code
-        recorder.finish("ok" if code == 0 else "partial")
-    notify_after_run(config, store, recorder.id)
-    return JobResult(exit_code=code, report_path=report_path, run_id=recorder.id)
+    report = Path(recorder.report_path) if recorder.report_path else None
+    return JobResult(exit_code=recorder.exit_code, report_path=report, run_id=recorder.id)
 
 
 # Daily runs add a few activity files per source; past this many a profile's files are merged

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -181,54 +182,38 @@ def license_states(ctx: GraphContext, user: User) -> list[dict[str, Any]]:
     return out
 
 
+# How each selectable property is rendered; properties the simulator does not model are null.
+_RENDER: dict[str, Callable[[GraphContext, User], Any]] = {
+    "id": lambda ctx, u: u.id,
+    "businessPhones": lambda ctx, u: [],
+    "displayName": lambda ctx, u: u.display_name,
+    "givenName": lambda ctx, u: u.given_name,
+    "surname": lambda ctx, u: u.surname,
+    "jobTitle": lambda ctx, u: u.job_title,
+    "mail": lambda ctx, u: u.mail,
+    "mobilePhone": lambda ctx, u: None,
+    "officeLocation": lambda ctx, u: None,
+    "companyName": lambda ctx, u: None,
+    "employeeId": lambda ctx, u: None,
+    "preferredLanguage": lambda ctx, u: "en-US",
+    "userPrincipalName": lambda ctx, u: u.upn,
+    "accountEnabled": lambda ctx, u: u.account_enabled,
+    "userType": lambda ctx, u: u.user_type,
+    "department": lambda ctx, u: u.department,
+    "createdDateTime": lambda ctx, u: u.created,
+    "usageLocation": lambda ctx, u: u.usage_location,
+    "onPremisesSyncEnabled": lambda ctx, u: True if u.idx % 4 == 0 else None,
+    "mailNickname": lambda ctx, u: u.upn.split("@")[0],
+    "proxyAddresses": lambda ctx, u: [f"SMTP:{u.mail}"] if u.mail else [],
+    "assignedPlans": lambda ctx, u: [],
+    "assignedLicenses": assigned_licenses,
+    "licenseAssignmentStates": license_states,
+    "signInActivity": lambda ctx, u: sign_in_activity(ctx, u),
+}
+
+
 def render(ctx: GraphContext, user: User, fields: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for f in fields:
-        if f == "id":
-            out["id"] = user.id
-        elif f == "businessPhones":
-            out[f] = []
-        elif f == "displayName":
-            out[f] = user.display_name
-        elif f == "givenName":
-            out[f] = user.given_name
-        elif f == "surname":
-            out[f] = user.surname
-        elif f == "jobTitle":
-            out[f] = user.job_title
-        elif f == "mail":
-            out[f] = user.mail
-        elif f in ("mobilePhone", "officeLocation", "companyName", "employeeId"):
-            out[f] = None
-        elif f == "preferredLanguage":
-            out[f] = "en-US"
-        elif f == "userPrincipalName":
-            out[f] = user.upn
-        elif f == "accountEnabled":
-            out[f] = user.account_enabled
-        elif f == "userType":
-            out[f] = user.user_type
-        elif f == "department":
-            out[f] = user.department
-        elif f == "createdDateTime":
-            out[f] = user.created
-        elif f == "usageLocation":
-            out[f] = user.usage_location
-        elif f == "onPremisesSyncEnabled":
-            out[f] = True if user.idx % 4 == 0 else None
-        elif f == "mailNickname":
-            out[f] = user.upn.split("@")[0]
-        elif f == "proxyAddresses":
-            out[f] = [f"SMTP:{user.mail}"] if user.mail else []
-        elif f == "assignedPlans":
-            out[f] = []
-        elif f == "assignedLicenses":
-            out[f] = assigned_licenses(ctx, user)
-        elif f == "licenseAssignmentStates":
-            out[f] = license_states(ctx, user)
-        elif f == "signInActivity":
-            out[f] = sign_in_activity(ctx, user)
-    return out
+    return {f: _RENDER[f](ctx, user) for f in fields if f in _RENDER}
 
 
 def _getter(ctx: GraphContext, user: User) -> Any:

@@ -179,43 +179,29 @@ class SystemUser:
     azurestate: int = 0
 
 
+@dataclass
 class AuditColumns:
     """One env's access-audit records, sorted by createdon, kept columnar to fit 10M rows."""
 
-    def __init__(
-        self,
-        t: npt.NDArray[np.int64],
-        su: npt.NDArray[np.int32],
-        action: npt.NDArray[np.int8],
-        legacy: npt.NDArray[np.bool_],
-        delay: npt.NDArray[np.int32],
-    ) -> None:
-        self.t = t
-        self.su = su
-        self.action = action
-        self.legacy = legacy
-        self.delay = delay
+    t: npt.NDArray[np.int64]
+    su: npt.NDArray[np.int32]
+    action: npt.NDArray[np.int8]
+    legacy: npt.NDArray[np.bool_]
+    delay: npt.NDArray[np.int32]
 
     def __len__(self) -> int:
         return int(self.t.shape[0])
 
 
+@dataclass
 class SigninColumns:
     """Interactive sign-ins, sorted by time; codes index the tables in activity.py."""
 
-    def __init__(
-        self,
-        t: npt.NDArray[np.int64],
-        user: npt.NDArray[np.int32],
-        resource: npt.NDArray[np.int8],
-        app: npt.NDArray[np.int8],
-        error: npt.NDArray[np.int8],
-    ) -> None:
-        self.t = t
-        self.user = user
-        self.resource = resource
-        self.app = app
-        self.error = error
+    t: npt.NDArray[np.int64]
+    user: npt.NDArray[np.int32]
+    resource: npt.NDArray[np.int8]
+    app: npt.NDArray[np.int8]
+    error: npt.NDArray[np.int8]
 
     def __len__(self) -> int:
         return int(self.t.shape[0])

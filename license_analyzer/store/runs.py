@@ -39,6 +39,7 @@ class RunRecorder:
         self.counts: dict[str, Any] = {}
         self.retries = 0
         self.report_path: str | None = None
+        self.exit_code = 0  # what the command will exit with, when it ends without an error
 
     def _save(self, **fields: Any) -> None:
         with self.store.session() as session:
