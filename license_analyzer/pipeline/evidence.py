@@ -124,15 +124,17 @@ def tenant_coverage(channels: pl.LazyFrame, class_channel: pl.LazyFrame) -> pl.L
         .agg(pl.col("coverage_start").min().alias("_tenant_start")))
 
 
-def dataverse_coverage(channels: pl.LazyFrame, systemusers: pl.LazyFrame,
+def dataverse_coverage(channels: pl.LazyFrame, licenses: pl.LazyFrame,
                        class_channel: pl.LazyFrame) -> pl.LazyFrame:
     """Per (profile, user_id, class_id): the earliest coverage_start among the class's Dataverse
-    environments where the user has a human systemuser (systemuserids differ per environment;
-    the join is on the Entra object id). No row: no environment can speak for them."""
+    environments where the user has a human systemuser (`dataverse_environments` of their
+    license rows: systemuserids differ per environment, the join is on the Entra object id).
+    No row: no environment can speak for them."""
     return (
-        systemusers.select("profile", pl.col("entra_object_id").alias("user_id"),
-                           pl.col("environment_url").alias("environment"))
-        .unique()
+        # exploded before unique: unique over a list column takes a slow path
+        licenses.select("profile", "user_id",
+                        pl.col("dataverse_environments").alias("environment"))
+        .explode("environment").drop_nulls("environment").unique()
         .join(channels.filter(pl.col("source") == DATAVERSE), on=["profile", "environment"])
         .join(class_channel, on=["profile", "source", "environment"])
         .group_by("profile", "user_id", "class_id")

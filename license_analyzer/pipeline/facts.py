@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import polars as pl
 
@@ -53,17 +54,39 @@ FACT_COLUMNS = [
     "last_attempt_at", "bucket", "low_usage", "read_only", "dataverse_environments",
     "fo_enabled", "unit_price_monthly", "as_of",
 ]
+# the facts columns license_rows gives, as they are; the rest are computed for the as-of day
+LICENSE_COLUMNS = [
+    "profile", "user_id", "user_principal_name", "display_name", "department", "company_name",
+    "account_enabled", "user_type", "created_at", "sku_id", "assigned_since",
+    "assigned_since_source", "assigned_via", "via_direct", "via_groups", "disabled_plans",
+    "dataverse_environments",
+]
+SKU_COLUMNS = ["sku_part_number", "product_name", "family", "applies_to", "is_free",
+               "is_capacity", "is_attach", "unit_price_monthly"]
 WINDOWS = {"active_days_30": 30, "active_days_60": 60, "active_days_90": 90}
 LOW_WINDOW = "active_days_low_window"
 HUMAN = (pl.col("is_human") & ~pl.col("is_application_user")
          & pl.col("entra_object_id").is_not_null())
 
 
+USER_COLUMNS = ["user_principal_name", "display_name", "department", "company_name",
+                "account_enabled", "user_type", "created_at"]
+SIGNIN_COLUMNS = ["last_sign_in_at", "last_non_interactive_sign_in_at",
+                  "last_successful_sign_in_at", "sign_in_activity_collected"]
+# the tables license_rows reads: every row of them belongs to one user (user_change's "user")
+PER_USER_TABLES = ("LicenseAssignment", "AssignmentOrigin", "DirectoryUser", "DataverseUser",
+                   "FinanceOperationsUser")
+
+
 @dataclass
 class Inputs:
-    """The store's tables as LazyFrames (pipeline.tables.read_tables) and the activity state."""
+    """What the facts are computed from: the small tables as LazyFrames (pipeline.tables), the
+    per-license rows (license_rows), every user's signInActivity (profile, id, SIGNIN_COLUMNS)
+    and the activity state."""
 
     tables: dict[str, pl.LazyFrame]
+    licenses: pl.LazyFrame
+    signins: pl.LazyFrame
     state: pl.LazyFrame
     environments: pl.DataFrame  # (profile, url, families) of every Dataverse environment
     profiles: list[str]
@@ -149,69 +172,120 @@ def sku_table(tables: dict[str, pl.LazyFrame], held: pl.LazyFrame,
     )
 
 
-def user_table(tables: dict[str, pl.LazyFrame], as_of: date) -> pl.LazyFrame:
-    """Directory users with their Dataverse and F&O presence and sign-in attempts."""
+def license_rows(tables: dict[str, pl.LazyFrame], as_of: date
+                 ) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """(licenses, next_change): per license held at the end of the as-of day, its paths and
+    dates and its holder's directory attributes and Dataverse / F&O presence; per user whose
+    assignments change later, the first time at or after that end they do.
+
+    A user's rows depend only on that user's rows of PER_USER_TABLES, and stay the same for any
+    later as-of day before next_change: that is what lets a daily analysis recompute only the
+    users the user_change log names (pipeline/user_cache.py).
+    """
     end = end_of_day(as_of)
+    key = ["profile", "user_id"]
     humans = tables["DataverseUser"].filter(HUMAN)
-    dataverse = humans.group_by("profile", pl.col("entra_object_id").alias("id")).agg(
+    dataverse = humans.group_by("profile", pl.col("entra_object_id").alias("user_id")).agg(
         pl.col("environment_url").unique().sort().alias("dataverse_environments"),
         (pl.col("access_mode") == 2).fill_null(False).all().alias("_read_only"))
-    fo_envs = (tables["Environment"].filter(pl.col("kind") == "finance_operations")
-               .select("profile").unique().with_columns(pl.lit(True).alias("_has_fo")))
     fo_users = (tables["FinanceOperationsUser"].filter(pl.col("matched_user_id").is_not_null())
-                .group_by("profile", pl.col("matched_user_id").alias("id"))
+                .group_by("profile", pl.col("matched_user_id").alias("user_id"))
                 .agg(pl.col("enabled").any().alias("_fo_enabled")))
-    attempts = pl.col("last_sign_in_at"), pl.col("last_non_interactive_sign_in_at")
-    after = pl.any_horizontal(*(a >= end for a in attempts)).fill_null(False)
-    p1 = tables["Profile"].select(pl.col("name").alias("profile"), "has_p1")
+    directory = tables["DirectoryUser"].select("profile", pl.col("id").alias("user_id"),
+                                               *USER_COLUMNS)
+    licenses = (
+        assignments_as_of(tables, as_of)
+        .join(directory, on=key, how="left")
+        .join(dataverse, on=key, how="left")
+        .join(fo_users, on=key, how="left")
+        .with_columns(pl.col("dataverse_environments").fill_null(pl.lit([], pl.List(pl.String))),
+                      pl.col("_fo_enabled").fill_null(False)))
+    rows = tables["LicenseAssignment"]
+    changes = pl.concat([
+        rows.select("profile", "user_id", pl.min_horizontal("valid_from", "graph_updated_at")
+                    .alias("at")),
+        rows.select("profile", "user_id", pl.col("valid_to").alias("at"))])
+    next_change = (changes.group_by("profile", "user_id")
+                   .agg(pl.col("at").filter(pl.col("at") >= end).min().alias("next_change"))
+                   .drop_nulls("next_change"))
+    return licenses, next_change
+
+
+def attempts(signins: pl.LazyFrame, profiles: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
+    """Per user: the latest sign-in attempt known at the end of the as-of day, and whether
+    attempts are known at all (collected, with Entra ID P1)."""
+    end = end_of_day(as_of)
+    tried = pl.col("last_sign_in_at"), pl.col("last_non_interactive_sign_in_at")
+    after = pl.any_horizontal(*(a >= end for a in tried)).fill_null(False)
+    p1 = profiles.select(pl.col("name").alias("profile"), "has_p1")
     return (
-        tables["DirectoryUser"]
-        .join(p1, on="profile", how="left")
-        .join(dataverse, on=["profile", "id"], how="left")
-        .join(fo_envs, on="profile", how="left")
-        .join(fo_users, on=["profile", "id"], how="left")
-        .with_columns(
-            # the attempts known at the end of the as-of day; a later value hides the earlier one
+        signins.join(p1, on="profile", how="left")
+        .select(
+            "profile", pl.col("id").alias("user_id"), "sign_in_activity_collected",
+            # the attempts known at the end of the as-of day; a later value hides the earlier
             (pl.col("sign_in_activity_collected") & (pl.col("has_p1") != False)  # noqa: E712
              .fill_null(True) & ~after).alias("_attempt_known"),
-            pl.when(~after).then(pl.max_horizontal(*attempts)).alias("last_attempt_at"),
-            pl.col("dataverse_environments").fill_null(pl.lit([], pl.List(pl.String))),
-            pl.when(pl.col("_has_fo").fill_null(False))
-            .then(pl.col("_fo_enabled").fill_null(False)).alias("fo_enabled"),
-        )
+            pl.when(~after).then(pl.max_horizontal(*tried)).alias("last_attempt_at"))
     )
 
 
-def build_facts(config: Config, inputs: Inputs, families: Families, as_of: date) -> pl.LazyFrame:
-    """The facts LazyFrame (FACT_COLUMNS) as of `as_of`."""
+def _windows(config: Config) -> dict[str, int]:
     analysis = config.analysis
     if analysis.low_usage_window_days > KEEP_DAYS:
         raise ConfigError(f"[analysis] low_usage_window_days is {analysis.low_usage_window_days};"
                           f" it can be at most {KEEP_DAYS}, lower it.")
+    return {**WINDOWS, LOW_WINDOW: analysis.low_usage_window_days}
+
+
+def user_activity(config: Config, inputs: Inputs, families: Families, as_of: date
+                  ) -> pl.LazyFrame:
+    """Per (profile, user_id, class_id): last activity and active days per window (see
+    evidence.class_activity), the input build_facts joins to the licenses. Collected on its
+    own with the streaming engine: it is a group_by over every state row, where that engine is
+    twice as fast as the in-memory one; the joins after it are the other way round."""
+    wanted = pl.col("profile").is_in(inputs.profiles)
+    _, class_channel = evidence_classes(families, inputs.profiles, inputs.environments)
+    signins = inputs.signins.filter(wanted)
+    state = pl.concat([inputs.state.filter(wanted), success_snapshot_rows(signins, as_of)])
+    return class_activity(state, class_channel, as_of, _windows(config))
+
+
+def build_facts(config: Config, inputs: Inputs, families: Families, as_of: date,
+                activity: pl.LazyFrame) -> pl.LazyFrame:
+    """The facts LazyFrame (FACT_COLUMNS) as of `as_of`, given user_activity's frame."""
+    analysis = config.analysis
+    windows = _windows(config)
     tables = inputs.tables
     wanted = pl.col("profile").is_in(inputs.profiles)
     family_class, class_channel = evidence_classes(families, inputs.profiles, inputs.environments)
-    windows = {**WINDOWS, LOW_WINDOW: analysis.low_usage_window_days}
-    users = user_table(tables, as_of).filter(wanted)
-    state = pl.concat([inputs.state.filter(wanted), success_snapshot_rows(users, as_of)])
-    activity = class_activity(state, class_channel, as_of, windows)
+    signins = inputs.signins.filter(wanted)
     channels = channel_coverage(tables["Coverage"], tables["Profile"], tables["Environment"],
                                 as_of)
     tenant = tenant_coverage(channels, class_channel.lazy())
-    dataverse = dataverse_coverage(channels, tables["DataverseUser"].filter(HUMAN),
-                                   class_channel.lazy())
-    held = assignments_as_of(tables, as_of).filter(wanted)
+    held = inputs.licenses.filter(wanted)
+    dataverse = dataverse_coverage(channels, held, class_channel.lazy())
     skus = sku_table(tables, held, config.prices)
     dynamics = [k for k, f in families.families.items() if DATAVERSE in f.sources]
+    fo_envs = (tables["Environment"].filter(pl.col("kind") == "finance_operations")
+               .select("profile").unique().with_columns(pl.lit(True).alias("_has_fo")))
 
+    # The daily columns are computed on a narrow frame and set beside the license rows' own
+    # columns at the end: every join copies its left side, and the license rows are wide (lists,
+    # names). Joins keep the left order, so both halves stay aligned and sorted like `held`.
+    left: dict[str, Any] = {"how": "left", "maintain_order": "left"}
     facts = (
-        held.join(skus, on=["profile", "sku_id"], how="left")
-        .join(family_class.lazy(), on=["profile", "family"], how="left")
-        .join(users.rename({"id": "user_id"}), on=["profile", "user_id"], how="left")
-        .join(activity, on=["profile", "user_id", "class_id"], how="left")
-        .join(tenant, on=["profile", "class_id", "sign_in_activity_collected"], how="left")
-        .join(dataverse, on=["profile", "user_id", "class_id"], how="left")
-        .with_columns(coverage_start())
+        held.select("profile", "user_id", "sku_id", "assigned_since", "_read_only",
+                    "_fo_enabled")
+        .join(skus.select("profile", "sku_id", *SKU_COLUMNS), on=["profile", "sku_id"], **left)
+        .join(family_class.lazy(), on=["profile", "family"], **left)
+        .join(attempts(signins, tables["Profile"], as_of), on=["profile", "user_id"], **left)
+        .join(fo_envs, on="profile", **left)
+        .join(activity, on=["profile", "user_id", "class_id"], **left)
+        .join(tenant, on=["profile", "class_id", "sign_in_activity_collected"], **left)
+        .join(dataverse, on=["profile", "user_id", "class_id"], **left)
+        .with_columns(coverage_start(),
+                      pl.when(pl.col("_has_fo").fill_null(False)).then(pl.col("_fo_enabled"))
+                      .alias("fo_enabled"))
         .with_columns(*threshold_columns(analysis, families))
         .with_columns(min_history_column(analysis))
     )
@@ -232,7 +306,7 @@ def build_facts(config: Config, inputs: Inputs, families: Families, as_of: date)
         .when(~used_since_assigned).then(pl.lit("never_used"))
         .otherwise(pl.lit("inactive"))
     )
-    return (
+    daily = (
         facts.with_columns(
             pl.col("last_at").alias("last_activity"),
             pl.col("last_source").alias("last_activity_source"),
@@ -248,9 +322,10 @@ def build_facts(config: Config, inputs: Inputs, families: Families, as_of: date)
              & (pl.col(LOW_WINDOW) < pl.col("low_usage_days"))).alias("low_usage"),
             pl.when(pl.col("family").is_in(dynamics)).then(pl.col("_read_only"))
             .alias("read_only"),
-            pl.col("user_principal_name").fill_null(pl.col("user_id")),
             pl.lit(as_of).alias("as_of"),
         )
-        .select(FACT_COLUMNS)
-        .sort("profile", "user_id", "sku_id")
+        .select(c for c in FACT_COLUMNS if c not in LICENSE_COLUMNS)
     )
+    own = held.select(LICENSE_COLUMNS).with_columns(
+        pl.col("user_principal_name").fill_null(pl.col("user_id")))
+    return pl.concat([own, daily], how="horizontal").select(FACT_COLUMNS)

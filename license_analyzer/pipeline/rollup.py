@@ -52,7 +52,7 @@ class Rollup:
 class StatePlan:
     """How the state as of the analysis day is computed, and what to save for tomorrow."""
 
-    state: pl.LazyFrame
+    state: pl.LazyFrame  # rows of the state as of the day, maybe several per channel (OR / max)
     base: Rollup | None  # None: built from every activity row (a full analysis)
     save: pl.LazyFrame | None
     save_through: date | None
@@ -113,8 +113,9 @@ def plan_state(store: Store, as_of: date, *, incremental: bool = True) -> StateP
         rest = _days(rows, save_through, as_of)
         return StatePlan(advance(middle, save_through, rest, as_of), base, middle, save_through,
                          max_id, len(wanted), as_of, rest)
-    return StatePlan(advance(start, after, _days(rows, after, as_of), as_of), base, None, None,
-                     max_id, len(wanted), as_of)
+    # nothing to save: the state rows are left for the consumer's own per-user aggregation
+    return StatePlan(ungrouped(start, after, _days(rows, after, as_of), as_of), base, None,
+                     None, max_id, len(wanted), as_of)
 
 
 def save_rollup(store: Store, frame: pl.DataFrame, through: date, max_file_id: int) -> Path:
@@ -123,7 +124,8 @@ def save_rollup(store: Store, frame: pl.DataFrame, through: date, max_file_id: i
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / f"{_PREFIX}-{through.isoformat()}-f{max_file_id}.parquet"
     temp = folder / f".{uuid.uuid4().hex}.tmp"
-    frame.write_parquet(temp, compression="zstd", compression_level=1)  # a cache: write fast
+    # a cache: written fast, and read whole (no statistics)
+    frame.write_parquet(temp, compression="zstd", compression_level=1, statistics=False)
     os.replace(temp, final)
     return final
 

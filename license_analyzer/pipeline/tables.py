@@ -1,4 +1,5 @@
-"""The store's SQL tables as Polars frames: one query per table, explicit schemas.
+"""The store's SQL tables as Polars frames: one query per table, explicit schemas, all in one
+consistent snapshot of the store.
 
 Everything after this point is lazy. The rows come from the driver as they are (no SQLAlchemy
 result processing, which costs tens of microseconds per datetime and JSON value: seconds for
@@ -8,10 +9,12 @@ parsed vectorized, PostgreSQL's already typed values are taken as they come.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import polars as pl
-from sqlalchemy import ClauseElement, Table, column, func, select
+from sqlalchemy import ColumnElement, Select, Table, column, func, select
 from sqlmodel import SQLModel
 
 from license_analyzer.store.db import Store
@@ -29,6 +32,7 @@ from license_analyzer.store.models import (
 )
 
 UTC_TIME = pl.Datetime("us", "UTC")
+AnySelect = Select[*tuple[Any, ...]]
 STRINGS = pl.List(pl.String)
 
 SCHEMAS: dict[type[SQLModel], dict[str, pl.DataType]] = {
@@ -97,25 +101,82 @@ def _column(name: str, values: list[Any], dtype: pl.DataType) -> pl.Series:
     return pl.Series(name, values).cast(dtype)
 
 
-def _raw_rows(store: Store, query: ClauseElement) -> list[Any]:
-    """The query's rows through the driver's own cursor: its raw values, without a Row object
-    and a Python conversion per value (the query has no parameters)."""
-    sql = str(query.compile(dialect=store.engine.dialect))
-    with store.engine.connect() as conn:
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.execute(sql)
-            return list(cursor.fetchall())
-        finally:
-            cursor.close()
+class Snapshot:
+    """Queries that all see the same committed state of the store (one read transaction).
+
+    SQLite in WAL mode gives a transaction a fixed snapshot, and writers are serialized, so the
+    user_change log is in commit order. PostgreSQL's REPEATABLE READ gives the snapshot; the SHARE
+    lock taken before it waits for transactions still writing user_change and holds new ones off
+    until the read ends, so every change numbered below the newest one seen is visible too.
+    """
+
+    def __init__(self, store: Store, cursor: Any) -> None:
+        self.store = store
+        self._cursor = cursor
+
+    def rows(self, query: AnySelect) -> list[Any]:
+        """The query's rows through the driver's own cursor: its raw values, without a Row
+        object and a Python conversion per value (parameters are rendered inline)."""
+        sql = str(query.compile(dialect=self.store.engine.dialect,
+                                compile_kwargs={"literal_binds": True}))
+        self._cursor.execute(sql)
+        return list(self._cursor.fetchall())
+
+    def read(self, model: type[SQLModel], columns: Sequence[str] | None = None,
+             where: ColumnElement[bool] | None = None) -> pl.DataFrame:
+        """Rows of `model`'s table (those matching `where`), only the columns the pipeline
+        uses (or `columns` of them), typed."""
+        schema = {name: dtype for name, dtype in SCHEMAS[model].items()
+                  if columns is None or name in columns}
+        table: Table = model.__table__  # type: ignore[attr-defined]
+        if self.store.is_sqlite:
+            return self._read_sqlite(table, schema, where)
+        query: AnySelect = select(*(column(name) for name in schema)).select_from(table)
+        rows = self.rows(query if where is None else query.where(where))
+        values = list(zip(*rows, strict=True)) if rows else [() for _ in schema]
+        return pl.DataFrame([_column(name, list(v), dtype)
+                             for (name, dtype), v in zip(schema.items(), values, strict=True)])
+
+    def _read_sqlite(self, table: Table, schema: dict[str, pl.DataType],
+                     where: ColumnElement[bool] | None) -> pl.DataFrame:
+        """SQLite builds one JSON array per column (in C, one row) and Polars decodes it (in
+        Rust): no Python object per value, several times faster than fetching rows. The
+        aggregates of one SELECT see the rows in the same order, so the columns line up."""
+        arrays = [func.json_group_array(func.json(table.c[name]) if isinstance(dtype, pl.List)
+                                        else table.c[name])
+                  for name, dtype in schema.items()]
+        query: AnySelect = select(*arrays).select_from(table)
+        (row,) = self.rows(query if where is None else query.where(where))
+        columns = []
+        for (name, dtype), text in zip(schema.items(), row, strict=True):
+            series: pl.Series = pl.Series(name, [text]).str.json_decode(
+                pl.List(_json_type(dtype)))[0]
+            if isinstance(dtype, pl.Datetime):
+                series = series.str.to_datetime(_SQLITE_DATETIME, time_unit="us",
+                                                time_zone="UTC")
+            columns.append(series.cast(dtype).alias(name))
+        return pl.DataFrame(columns, schema=schema)
 
 
-def _read_rows(store: Store, table: Table, schema: dict[str, pl.DataType]) -> pl.DataFrame:
-    query: ClauseElement = select(*(column(name) for name in schema)).select_from(table)
-    rows = _raw_rows(store, query)
-    columns = list(zip(*rows, strict=True)) if rows else [() for _ in schema]
-    return pl.DataFrame([_column(name, list(values), dtype)
-                         for (name, dtype), values in zip(schema.items(), columns, strict=True)])
+@contextmanager
+def snapshot(store: Store, *, lock_changes: bool = False) -> Iterator[Snapshot]:
+    """A Snapshot of the store; `lock_changes` (PostgreSQL) makes the user_change log complete
+    up to its newest entry (see Snapshot)."""
+    connection = store.engine.raw_connection()
+    cursor = connection.cursor()
+    try:
+        if store.is_sqlite:
+            cursor.execute("BEGIN")
+            cursor.execute("SELECT 1 FROM sqlite_master LIMIT 1")  # the snapshot starts here
+        else:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            if lock_changes:
+                cursor.execute("LOCK TABLE user_change IN SHARE MODE")
+        yield Snapshot(store, cursor)
+    finally:
+        cursor.close()
+        connection.rollback()
+        connection.close()
 
 
 def _json_type(dtype: pl.DataType) -> pl.DataType:
@@ -127,33 +188,13 @@ def _json_type(dtype: pl.DataType) -> pl.DataType:
     return dtype
 
 
-def _read_sqlite(store: Store, table: Table, schema: dict[str, pl.DataType]) -> pl.DataFrame:
-    """SQLite builds one JSON array per column (in C, one row) and Polars decodes it (in Rust):
-    no Python object per value, several times faster than fetching rows. The aggregates of one
-    SELECT see the rows in the same order, so the columns line up."""
-    arrays = [func.json_group_array(func.json(table.c[name]) if isinstance(dtype, pl.List)
-                                    else table.c[name])
-              for name, dtype in schema.items()]
-    (row,) = _raw_rows(store, select(*arrays))
-    columns = []
-    for (name, dtype), text in zip(schema.items(), row, strict=True):
-        series: pl.Series = pl.Series(name, [text]).str.json_decode(
-            pl.List(_json_type(dtype)))[0]
-        if isinstance(dtype, pl.Datetime):
-            series = series.str.to_datetime(_SQLITE_DATETIME, time_unit="us", time_zone="UTC")
-        columns.append(series.cast(dtype).alias(name))
-    return pl.DataFrame(columns)
-
-
 def read_table(store: Store, model: type[SQLModel]) -> pl.DataFrame:
     """All rows of `model`'s table, only the columns the pipeline uses, typed."""
-    schema = SCHEMAS[model]
-    table: Table = model.__table__  # type: ignore[attr-defined]
-    if store.is_sqlite:
-        return _read_sqlite(store, table, schema)
-    return _read_rows(store, table, schema)
+    with snapshot(store) as snap:
+        return snap.read(model)
 
 
 def read_tables(store: Store) -> dict[str, pl.LazyFrame]:
-    """Every table the analysis reads, by model name, as LazyFrames."""
-    return {model.__name__: read_table(store, model).lazy() for model in SCHEMAS}
+    """Every table the analysis reads, by model name, as LazyFrames, from one snapshot."""
+    with snapshot(store) as snap:
+        return {model.__name__: snap.read(model).lazy() for model in SCHEMAS}

@@ -203,6 +203,32 @@ class FinanceOperationsUser(SQLModel, table=True):
     updated_at: datetime
 
 
+class UserChange(SQLModel, table=True):
+    """A user whose rows the analysis derives from changed: written by database triggers
+    (migration 0003) on every insert, delete and real update of the columns the pipeline reads,
+    so no writer can forget it. `part` is "user" (licenses, directory attributes, Dataverse and
+    F&O presence) or "signin" (the user's signInActivity). The analysis caches what it derived
+    per user and recomputes only the users logged after its cache (pipeline/user_cache.py)."""
+
+    __tablename__ = "user_change"
+    # AUTOINCREMENT: a pruned log must never hand out a seq at or below a cache's watermark
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    seq: int | None = Field(default=None, primary_key=True)
+    profile: str
+    user_id: str
+    part: str
+
+
+class UserChangePruned(SQLModel, table=True):
+    """How far user_change was pruned: a cache older than `through` must be rebuilt."""
+
+    __tablename__ = "user_change_pruned"
+
+    id: int = Field(default=1, primary_key=True)
+    through: int = 0
+
+
 class ActivityFile(SQLModel, table=True):
     """A Parquet file of activity day rows, counted only once registered here.
 

@@ -1,0 +1,205 @@
+"""The per-user part of the facts, kept between analyses so a daily one recomputes only the
+users whose rows changed.
+
+What facts.license_rows derives for a user depends only on that user's rows, and the
+user_change log (written by database triggers, store migration 0003) names every user whose
+rows changed since a point (`seq`). So the license rows, the next assignment change and the
+signInActivity of every user are saved after each analysis with the newest seq they include
+(the watermark), and the next analysis reads from SQL only the users logged after it, plus
+those whose assignments start or end in between (next_change). Anything unexpected (no cache,
+another format, a log pruned past the watermark, an earlier as-of day) means a full read: the
+cache only saves time, it never decides a result.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import polars as pl
+from sqlalchemy import ColumnElement, case, func, or_, select, tuple_
+from sqlmodel import SQLModel, col, delete, update
+
+from license_analyzer.pipeline.activity_state import end_of_day
+from license_analyzer.pipeline.facts import (
+    PER_USER_TABLES,
+    SIGNIN_COLUMNS,
+    USER_COLUMNS,
+    license_rows,
+)
+from license_analyzer.pipeline.tables import Snapshot
+from license_analyzer.store.db import Store
+from license_analyzer.store.models import (
+    AssignmentOrigin,
+    DataverseUser,
+    DirectoryUser,
+    FinanceOperationsUser,
+    LicenseAssignment,
+    UserChange,
+    UserChangePruned,
+)
+
+log = logging.getLogger(__name__)
+
+CACHE_DIR = "cache"
+MANIFEST = "users.json"
+FORMAT = 1  # bump when what license_rows returns changes
+FRAMES = ("licenses", "next_change", "signins")
+# more boundary users than this: a full read is as cheap as listing them
+MAX_LISTED = 5_000
+
+# model -> (the column holding the user's Entra object id, the columns license_rows reads)
+SOURCES: dict[str, tuple[type[SQLModel], str, list[str] | None]] = {
+    "LicenseAssignment": (LicenseAssignment, "user_id", None),
+    "AssignmentOrigin": (AssignmentOrigin, "user_id", None),
+    "DirectoryUser": (DirectoryUser, "id", ["profile", "id", *USER_COLUMNS]),
+    "DataverseUser": (DataverseUser, "entra_object_id", None),
+    "FinanceOperationsUser": (FinanceOperationsUser, "matched_user_id", None),
+}
+assert set(SOURCES) == set(PER_USER_TABLES)
+KEY = ["profile", "user_id"]
+LICENSE_KEY = [*KEY, "sku_id"]  # the order of the license rows, and so of the facts
+
+
+@dataclass
+class UserFrames:
+    licenses: pl.DataFrame
+    next_change: pl.DataFrame
+    signins: pl.DataFrame
+    as_of: date
+    watermark: int  # the newest user_change seq these frames include
+    from_cache: bool
+    recomputed_users: int  # users whose license rows were derived anew (all, when not cached)
+    saved_in: str | None = None  # the cache folder that already holds exactly these frames
+
+
+def _signin_columns() -> list[str]:
+    return ["profile", "id", *SIGNIN_COLUMNS]
+
+
+def _folder(store: Store) -> Any:
+    return store.data_dir / CACHE_DIR
+
+
+def _manifest(store: Store) -> dict[str, Any] | None:
+    try:
+        found: dict[str, Any] = json.loads((_folder(store) / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+    return found if found.get("format") == FORMAT else None
+
+
+def _log_position(snap: Snapshot) -> tuple[int, int]:
+    """(newest seq, pruned through) of the user_change log in this snapshot."""
+    (newest,), = snap.rows(select(func.coalesce(func.max(UserChange.seq), 0)))
+    (pruned,), = snap.rows(select(func.coalesce(func.max(UserChangePruned.through), 0)))
+    return int(newest), int(pruned)
+
+
+def _derive(tables: dict[str, pl.DataFrame], as_of: date) -> tuple[pl.DataFrame, pl.DataFrame]:
+    licenses, next_change = license_rows({k: v.lazy() for k, v in tables.items()}, as_of)
+    got = pl.collect_all([licenses.sort(LICENSE_KEY), next_change])
+    return got[0], got[1]
+
+
+def _full(snap: Snapshot, as_of: date, watermark: int) -> UserFrames:
+    tables = {name: snap.read(model, columns) for name, (model, _, columns) in SOURCES.items()}
+    licenses, next_change = _derive(tables, as_of)
+    signins = snap.read(DirectoryUser, _signin_columns())
+    users = tables["DirectoryUser"].height
+    return UserFrames(licenses, next_change, signins, as_of, watermark, False, users)
+
+
+def load(store: Store, snap: Snapshot, as_of: date, *, incremental: bool = True) -> UserFrames:
+    """Every user's frames as of `as_of`, from the saved cache where it can be trusted."""
+    watermark, pruned = _log_position(snap)
+    manifest = _manifest(store) if incremental else None
+    if manifest is None or manifest["watermark"] < pruned \
+            or date.fromisoformat(manifest["as_of"]) > as_of:
+        return _full(snap, as_of, watermark)
+    try:
+        folder = _folder(store) / manifest["folder"]
+        cached = {name: pl.read_parquet(folder / f"{name}.parquet") for name in FRAMES}
+    except (OSError, pl.exceptions.PolarsError):  # pruned by a concurrent analysis, damaged
+        return _full(snap, as_of, watermark)
+    since = int(manifest["watermark"])
+    changed = snap.rows(select(col(UserChange.profile), col(UserChange.user_id),
+                               col(UserChange.part))
+                        .where(col(UserChange.seq) > since).distinct())
+    changes = pl.DataFrame(changed, schema={"profile": pl.String, "user_id": pl.String,
+                                            "part": pl.String}, orient="row")
+    # users whose assignments start or end between the cached as-of day and this one
+    moving = cached["next_change"].filter(pl.col("next_change") < end_of_day(as_of))
+    if moving.height > MAX_LISTED:
+        return _full(snap, as_of, watermark)
+    logged = changes.filter(pl.col("part") == "user").select(KEY)
+    dirty = pl.concat([logged, moving.select(KEY)]).unique()
+    listed = sorted(set(moving["user_id"].to_list()))
+    tables = {}
+    for name, (model, user_column, columns) in SOURCES.items():
+        tables[name] = (snap.read(model, columns, _where(model, user_column, since, "user",
+                                                         listed))
+                        .join(dirty.rename({"user_id": user_column}),
+                              on=["profile", user_column], how="semi"))
+    fresh, fresh_next = _derive(tables, as_of)
+    moved = changes.filter(pl.col("part") == "signin").select(KEY).unique()
+    signins = snap.read(DirectoryUser, _signin_columns(),
+                        _where(DirectoryUser, "id", since, "signin", []))
+    unchanged = dirty.height == 0 and moved.height == 0
+    return UserFrames(
+        licenses=_patch(cached["licenses"], dirty, fresh, KEY, order=LICENSE_KEY),
+        next_change=_patch(cached["next_change"], dirty, fresh_next, KEY),
+        signins=_patch(cached["signins"], moved, signins, ["profile", "id"]),
+        as_of=as_of, watermark=watermark, from_cache=True, recomputed_users=dirty.height,
+        saved_in=manifest["folder"] if unchanged else None)
+
+
+def _where(model: type[SQLModel], user_column: str, since: int, part: str,
+           listed: list[str]) -> ColumnElement[bool]:
+    table = model.__table__  # type: ignore[attr-defined]
+    logged = tuple_(table.c.profile, table.c[user_column]).in_(
+        select(col(UserChange.profile), col(UserChange.user_id))
+        .where(col(UserChange.seq) > since, col(UserChange.part) == part))
+    return or_(logged, table.c[user_column].in_(listed)) if listed else logged
+
+
+def _patch(cached: pl.DataFrame, dirty: pl.DataFrame, fresh: pl.DataFrame,
+           key: list[str], order: list[str] | None = None) -> pl.DataFrame:
+    """`cached` without the dirty users' rows, plus their fresh rows (sorted by `order`)."""
+    if dirty.height == 0:
+        return cached
+    kept = cached.join(dirty.rename(dict(zip(KEY, key, strict=True))), on=key, how="anti")
+    patched = pl.concat([kept, fresh.select(cached.columns)], how="vertical")
+    return patched.sort(order) if order else patched
+
+
+def save(store: Store, frames: UserFrames) -> None:
+    """Save the frames for the next analysis, then prune the log entries they include."""
+    root = _folder(store)
+    name = frames.saved_in or f"users-{uuid.uuid4().hex[:12]}"
+    if frames.saved_in is None or not (root / name).is_dir():
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for frame in FRAMES:  # a cache: written fast, not small
+            getattr(frames, frame).write_parquet(root / name / f"{frame}.parquet",
+                                                 compression="lz4")
+    temp = root / f".{uuid.uuid4().hex}.tmp"
+    temp.write_text(json.dumps({"format": FORMAT, "folder": name, "as_of":
+                                frames.as_of.isoformat(), "watermark": frames.watermark}))
+    os.replace(temp, root / MANIFEST)
+    for stale in root.iterdir():
+        if stale.name not in (name, MANIFEST):
+            shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() \
+                else stale.unlink(missing_ok=True)
+    with store.session() as session:
+        session.exec(delete(UserChange).where(col(UserChange.seq) <= frames.watermark))
+        session.exec(update(UserChangePruned).where(col(UserChangePruned.id) == 1)
+                     .values(through=case(
+                         (col(UserChangePruned.through) < frames.watermark, frames.watermark),
+                         else_=col(UserChangePruned.through))))
+        session.commit()

@@ -1,0 +1,219 @@
+"""The per-user cache: a daily analysis recomputes only the users the change log names, and its
+facts equal a full analysis whatever changed in between, on every backend."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from polars.testing import assert_frame_equal
+from sqlalchemy import text
+from sqlmodel import col, delete, select, update
+
+from license_analyzer.pipeline import user_cache
+from license_analyzer.pipeline.analyze import AnalysisOutcome, analyze, load_facts
+from license_analyzer.store.db import Store, utcnow
+from license_analyzer.store.models import (
+    AssignmentOrigin,
+    DataverseUser,
+    DirectoryUser,
+    LicenseAssignment,
+    UserChange,
+)
+from tests.factories import (
+    AS_OF,
+    SALES_ENV,
+    add_coverage,
+    add_environment,
+    add_fo_user,
+    add_profile,
+    add_sku,
+    add_systemuser,
+    add_user,
+    assign,
+    days_before,
+    make_config,
+    object_id,
+    sku_id_for,
+    utc,
+)
+
+NAMES = [f"user{i}" for i in range(8)]
+FO_ENV = "https://contoso.operations.dynamics.com"
+YESTERDAY = AS_OF - timedelta(days=1)
+
+
+def _tenant(store: Store) -> None:
+    with store.session() as s:
+        add_profile(s)
+        sales = add_sku(s, "DYN365_ENTERPRISE_SALES").sku_id
+        e3 = add_sku(s, "SPE_E3").sku_id
+        add_environment(s, SALES_ENV)
+        add_environment(s, FO_ENV, kind="finance_operations")
+        for i, name in enumerate(NAMES):
+            uid = add_user(s, name, department="Sales",
+                           last_successful_sign_in_at=days_before(AS_OF, 3 + 20 * i),
+                           last_sign_in_at=days_before(AS_OF, 2 + 20 * i)).id
+            assign(s, uid, e3, since=utc(2025, 1, 1))
+            if i % 2 == 0:
+                assign(s, uid, sales, since=utc(2025, 1, 1))
+                add_systemuser(s, SALES_ENV, uid)
+        add_coverage(s, "dataverse_audit", AS_OF - timedelta(days=300), AS_OF + timedelta(1),
+                     environment=SALES_ENV)
+        add_coverage(s, "entra_signin", AS_OF - timedelta(days=300), AS_OF + timedelta(1))
+        s.commit()
+
+
+def _uid(name: str) -> str:
+    return object_id(name).lower()
+
+
+def _daily_equals_full(store: Store, change: Callable[[Any], None]) -> AnalysisOutcome:
+    """Analyze yesterday, apply `change`, analyze today from the cache and in full: the
+    facts must be the same. Returns the daily outcome."""
+    config = make_config(store=store)
+    analyze(config, store, YESTERDAY)
+    with store.session() as s:
+        change(s)
+        s.commit()
+    daily = analyze(config, store, AS_OF)
+    full = analyze(config, store, AS_OF, incremental=False)
+    assert_frame_equal(load_facts(store, daily.analysis_id), load_facts(store, full.analysis_id))
+    return daily
+
+
+def _set(model: Any, where: Any, **values: Any) -> Callable[[Any], None]:
+    return lambda s: s.exec(update(model).where(where).values(**values))
+
+
+def _sales() -> str:
+    return sku_id_for("DYN365_ENTERPRISE_SALES")
+
+
+CHANGES: dict[str, tuple[Callable[[Any], None], int]] = {
+    # change, users whose license rows are derived anew
+    "a new license": (lambda s: assign(s, _uid("user1"), _sales(), since=utc(2026, 11, 1)), 1),
+    "a license removed": (_set(LicenseAssignment, col(LicenseAssignment.user_id) ==
+                               _uid("user2"), valid_to=utc(2026, 11, 20, 6)), 1),
+    "an assignment date corrected": (_set(AssignmentOrigin, col(AssignmentOrigin.user_id) ==
+                                          _uid("user3"), assigned_since=utc(2026, 11, 10),
+                                          provenance="first_seen"), 1),
+    "a department moved": (_set(DirectoryUser, col(DirectoryUser.id).in_(
+        [_uid("user4"), _uid("user5")]), department="Finance"), 2),
+    "a user disabled in Dataverse": (_set(DataverseUser, col(DataverseUser.entra_object_id) ==
+                                          _uid("user0"), access_mode=2), 1),
+    "a systemuser added": (lambda s: add_systemuser(s, SALES_ENV, _uid("user1")), 1),
+    "an F&O user matched": (lambda s: add_fo_user(s, FO_ENV, "u7",
+                                                  matched_user_id=_uid("user7")), 1),
+    "a user gone from the directory": (lambda s: s.exec(delete(DirectoryUser).where(
+        col(DirectoryUser.id) == _uid("user6"))), 1),
+    # signInActivity has its own frame: no license rows are derived anew
+    "a sign-in": (_set(DirectoryUser, col(DirectoryUser.id) == _uid("user7"),
+                       last_successful_sign_in_at=utc(2026, 11, 21, 8),
+                       last_sign_in_at=utc(2026, 11, 21, 8)), 0),
+    "nothing the analysis reads": (_set(DirectoryUser, col(DirectoryUser.id) == _uid("user1"),
+                                        last_seen_at=utcnow()), 0),
+}
+
+
+@pytest.mark.parametrize("what", list(CHANGES))
+def test_daily_analysis_recomputes_only_changed_users(store: Store, what: str) -> None:
+    _tenant(store)
+    change, recomputed = CHANGES[what]
+    daily = _daily_equals_full(store, change)
+    assert daily.users_recomputed == recomputed
+
+
+def test_a_sign_in_changes_the_daily_facts(store: Store) -> None:
+    _tenant(store)
+    before = {r["user_id"]: r for r in _analyze_rows(store, YESTERDAY)}
+    assert before[_uid("user7")]["bucket"] == "inactive"
+    with store.session() as s:
+        CHANGES["a sign-in"][0](s)
+        s.commit()
+    after = {r["user_id"]: r for r in _analyze_rows(store, AS_OF)}
+    assert after[_uid("user7")]["bucket"] == "active"
+
+
+def _analyze_rows(store: Store, day: Any) -> list[dict[str, Any]]:
+    outcome = analyze(make_config(store=store), store, day)
+    return load_facts(store, outcome.analysis_id).to_dicts()
+
+
+def test_the_log_records_only_real_changes_and_is_pruned(store: Store) -> None:
+    _tenant(store)
+    with store.session() as s:
+        assert len(s.exec(select(UserChange)).all()) > 0  # the tenant's own inserts
+    analyze(make_config(store=store), store, YESTERDAY)
+    with store.session() as s:
+        assert s.exec(select(UserChange)).all() == []  # included in the cache: pruned
+        CHANGES["nothing the analysis reads"][0](s)
+        s.commit()
+        assert s.exec(select(UserChange)).all() == []
+        CHANGES["a sign-in"][0](s)
+        CHANGES["a department moved"][0](s)
+        s.commit()
+        logged = {(c.user_id, c.part) for c in s.exec(select(UserChange)).all()}
+    assert logged == {(_uid("user7"), "signin"), (_uid("user4"), "user"),
+                      (_uid("user5"), "user")}
+
+
+def test_an_unchanged_day_reuses_the_saved_frames(store: Store) -> None:
+    _tenant(store)
+    config = make_config(store=store)
+    analyze(config, store, YESTERDAY)
+    folder = json.loads((store.data_dir / "cache" / user_cache.MANIFEST).read_text())["folder"]
+    daily = analyze(config, store, AS_OF)
+    assert daily.users_recomputed == 0
+    manifest = json.loads((store.data_dir / "cache" / user_cache.MANIFEST).read_text())
+    assert manifest["folder"] == folder and manifest["as_of"] == AS_OF.isoformat()
+
+
+def test_a_license_starting_between_two_days_is_recomputed(store: Store) -> None:
+    """An assignment seen before it is dated (an earlier --as-of day, then today) changes the
+    license rows with no log entry: next_change says so."""
+    _tenant(store)
+    with store.session() as s:
+        assign(s, _uid("user3"), _sales(), since=utc(2026, 11, 21, 9))
+        s.commit()
+    config = make_config(store=store)
+    first = analyze(config, store, YESTERDAY)
+    assert (_uid("user3"), _sales()) not in _licenses(store, first.analysis_id)
+    daily = analyze(config, store, AS_OF)
+    assert daily.users_recomputed == 1
+    assert (_uid("user3"), _sales()) in _licenses(store, daily.analysis_id)
+    full = analyze(config, store, AS_OF, incremental=False)
+    assert_frame_equal(load_facts(store, daily.analysis_id), load_facts(store, full.analysis_id))
+
+
+def _licenses(store: Store, analysis_id: int) -> set[tuple[str, str]]:
+    facts = load_facts(store, analysis_id)
+    return set(zip(facts["user_id"], facts["sku_id"], strict=True))
+
+
+@pytest.mark.parametrize("damage", ["log pruned past the cache", "cache files lost",
+                                    "manifest unreadable", "earlier as-of day"])
+def test_a_cache_that_cannot_be_trusted_means_a_full_read(store: Store, damage: str) -> None:
+    _tenant(store)
+    config = make_config(store=store)
+    analyze(config, store, YESTERDAY)
+    cache = store.data_dir / "cache"
+    day = AS_OF
+    if damage == "log pruned past the cache":
+        with store.engine.begin() as conn:
+            conn.execute(text("UPDATE user_change_pruned SET through = through + 1000"))
+    elif damage == "cache files lost":
+        folder = json.loads((cache / user_cache.MANIFEST).read_text())["folder"]
+        (cache / folder / "licenses.parquet").unlink()
+    elif damage == "manifest unreadable":
+        (cache / user_cache.MANIFEST).write_text("{not json")
+    else:
+        day = YESTERDAY - timedelta(days=5)
+    outcome = analyze(config, store, day)
+    assert outcome.users_recomputed == len(NAMES)
+    full = analyze(config, store, day, incremental=False)
+    assert_frame_equal(load_facts(store, outcome.analysis_id),
+                       load_facts(store, full.analysis_id))
