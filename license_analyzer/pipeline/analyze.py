@@ -98,10 +98,11 @@ def _environments(store: Store, tables: dict[str, pl.LazyFrame]) -> pl.DataFrame
 def compute(config: Config, store: Store, as_of: date, *, incremental: bool = True) -> Computed:
     """Facts, positions and department positions as of `as_of`.
 
-    Three collects in a row, each over the smallest input that gives its result: the rollup to
-    save (the bulk of the activity rows, streamed so memory stays flat), the facts from that
-    rollup plus the last days, and the positions from the collected facts. One collect_all of
-    the three lazy plans would aggregate the activity rows once per plan.
+    The per-user rows come from user_cache (only changed users re-read), then collects in a
+    row, each over the smallest input that gives its result: the rollup to save (the bulk of
+    the activity rows, streamed so memory stays flat), the per-user activity from that rollup
+    plus the last days, the facts, and the positions from the collected facts. One collect_all
+    of the lazy plans would aggregate the activity rows once per plan.
     """
     clock = time.perf_counter()
     timings: dict[str, float] = {}

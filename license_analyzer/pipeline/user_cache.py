@@ -53,6 +53,9 @@ FORMAT = 1  # bump when what license_rows returns changes
 FRAMES = ("licenses", "next_change", "signins")
 # more boundary users than this: a full read is as cheap as listing them
 MAX_LISTED = 5_000
+# signInActivity changed for more than this share of users (a busy working day): one full read
+# of its columns beats looking up each changed row and patching the cached frame
+FULL_SIGNIN_READ = 0.2
 
 # model -> (the column holding the user's Entra object id, the columns license_rows reads)
 SOURCES: dict[str, tuple[type[SQLModel], str, list[str] | None]] = {
@@ -149,13 +152,17 @@ def load(store: Store, snap: Snapshot, as_of: date, *, incremental: bool = True)
                               on=["profile", user_column], how="semi"))
     fresh, fresh_next = _derive(tables, as_of)
     moved = changes.filter(pl.col("part") == "signin").select(KEY).unique()
-    signins = snap.read(DirectoryUser, _signin_columns(),
-                        _where(DirectoryUser, "id", since, "signin", []))
+    if moved.height > FULL_SIGNIN_READ * cached["signins"].height:
+        signins = snap.read(DirectoryUser, _signin_columns())
+    else:
+        signins = _patch(cached["signins"], moved, snap.read(
+            DirectoryUser, _signin_columns(), _where(DirectoryUser, "id", since, "signin", [])),
+            ["profile", "id"])
     unchanged = dirty.height == 0 and moved.height == 0
     return UserFrames(
         licenses=_patch(cached["licenses"], dirty, fresh, KEY, order=LICENSE_KEY),
         next_change=_patch(cached["next_change"], dirty, fresh_next, KEY),
-        signins=_patch(cached["signins"], moved, signins, ["profile", "id"]),
+        signins=signins,
         as_of=as_of, watermark=watermark, from_cache=True, recomputed_users=dirty.height,
         saved_in=manifest["folder"] if unchanged else None)
 
