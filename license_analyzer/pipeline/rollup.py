@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 
 ROLLUP_DIR = "rollups"
 REOPEN_DAYS = 3
+# A rollup is saved once the newest is this many days behind: re-rolling the whole state every
+# day cost a daily analysis a fifth of its time, while the few extra days of rows it then reads
+# cost less (bench/bench_analyze.py).
+ROLL_EVERY_DAYS = 7
 # "state2": one row per channel (activity_state.py); "state-" files hold the older per-block
 # form, which nothing reads any more (prune_rollups deletes them)
 _PREFIX = "state2"
@@ -108,7 +112,7 @@ def plan_state(store: Store, as_of: date, *, incremental: bool = True) -> StateP
     rows = scan_activity_from(store, wanted).filter(pl.col("day") <= as_of)
     start = pl.scan_parquet(base.path).select(list(STATE_SCHEMA)) if base else empty_state()
     save_through = as_of - timedelta(days=REOPEN_DAYS)
-    if after is None or save_through > after:
+    if after is None or (save_through - after).days >= ROLL_EVERY_DAYS:
         middle = advance(start, after, _days(rows, after, save_through), save_through)
         rest = _days(rows, save_through, as_of)
         return StatePlan(advance(middle, save_through, rest, as_of), base, middle, save_through,

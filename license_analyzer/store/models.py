@@ -172,6 +172,8 @@ class DataverseUser(SQLModel, table=True):
     """systemusers per environment. systemuserids differ per environment: join to Entra only
     through `entra_object_id`."""
 
+    __table_args__ = (Index("ix_dataverseuser_entra", "profile", "entra_object_id"),)
+
     profile: str = Field(primary_key=True)
     environment_url: str = Field(primary_key=True)
     systemuser_id: str = Field(primary_key=True)
@@ -189,6 +191,10 @@ class DataverseUser(SQLModel, table=True):
 
 class FinanceOperationsUser(SQLModel, table=True):
     """F&O SystemUsers: who is enabled there (F&O exposes no sign-in log)."""
+
+    __table_args__ = (
+        Index("ix_financeoperationsuser_matched", "profile", "matched_user_id"),
+    )
 
     profile: str = Field(primary_key=True)
     environment_url: str = Field(primary_key=True)

@@ -7,8 +7,8 @@ from datetime import date, timedelta
 import pytest
 from polars.testing import assert_frame_equal
 
-from license_analyzer.pipeline.analyze import analyze, load_facts
-from license_analyzer.pipeline.rollup import list_rollups
+from license_analyzer.pipeline.analyze import analyze, compute, load_facts
+from license_analyzer.pipeline.rollup import ROLL_EVERY_DAYS, list_rollups
 from license_analyzer.store.db import Store
 from tests.factories import (
     AS_OF,
@@ -132,3 +132,25 @@ def test_an_old_rollup_gives_the_same_facts(store: Store, days_back: int) -> Non
     assert daily.incremental
     full = analyze(config, store, AS_OF, incremental=False)
     assert_frame_equal(load_facts(store, daily.analysis_id), load_facts(store, full.analysis_id))
+
+
+def test_a_week_of_daily_analyses_rolls_up_once_and_matches_full(store: Store) -> None:
+    """Days that save no rollup read the rows since the last one; the seventh day rolls the
+    state up again. Every day's facts equal a full computation of that day (compute: it saves
+    no rollup that would change what the next day starts from)."""
+    _tenant(store)
+    config = make_config(store=store)
+    start = AS_OF - timedelta(days=9)
+    analyze(config, store, start)
+    rolled = []
+    for offset in range(1, 10):
+        day = start + timedelta(days=offset)
+        _new_day(store, day)
+        before = {r.through for r in list_rollups(store)}
+        daily = analyze(config, store, day)
+        assert daily.incremental
+        assert daily.users_recomputed == 0  # the directory did not change
+        rolled += sorted({r.through for r in list_rollups(store)} - before)
+        full = compute(config, store, day, incremental=False)
+        assert_frame_equal(load_facts(store, daily.analysis_id), full.facts)
+    assert rolled == [start - timedelta(days=3 - ROLL_EVERY_DAYS)]

@@ -96,6 +96,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('id'),
     )
     op.execute("INSERT INTO user_change_pruned (id, through) VALUES (1, 0)")
+    # a daily analysis looks up the changed users' rows by their Entra object id
+    op.create_index('ix_dataverseuser_entra', 'dataverseuser', ['profile', 'entra_object_id'])
+    op.create_index('ix_financeoperationsuser_matched', 'financeoperationsuser',
+                    ['profile', 'matched_user_id'])
     sqlite = op.get_bind().dialect.name == "sqlite"
     for table, (user, parts) in WATCHED.items():
         for part, columns in parts.items():
@@ -114,5 +118,7 @@ def downgrade() -> None:
             else:
                 op.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
                 op.execute(f"DROP FUNCTION IF EXISTS {name}()")
+    op.drop_index('ix_financeoperationsuser_matched', 'financeoperationsuser')
+    op.drop_index('ix_dataverseuser_entra', 'dataverseuser')
     op.drop_table('user_change_pruned')
     op.drop_table('user_change')
