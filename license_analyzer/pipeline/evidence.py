@@ -174,21 +174,24 @@ def class_activity(state: pl.LazyFrame, class_channel: pl.DataFrame, as_of: date
     rank = {source: i for i, source in enumerate(sources)}
     radix = max(len(sources), 1)
     bits = {block % SLOTS: masks for block, masks in window_bits(as_of, windows).items()}
-    latest = (pl.col("last_at").cast(pl.Int64) * radix
-              + pl.col("source").replace_strict(rank, return_dtype=pl.Int64))
+    # the source's rank comes with the join (a handful of channel rows), not per state row
+    ranked = class_channel.with_columns(
+        pl.col("source").replace_strict(rank, return_dtype=pl.Int64).alias("_rank"))
     grouped = (
-        state.join(class_channel.lazy(), on=["profile", "source", "environment"])
-        .select(*key, "source", "last_at", latest.alias("_latest"), *MASKS)
+        state.join(ranked.lazy(), on=["profile", "source", "environment"])
+        .select(*key, "last_at", "_rank",
+                (pl.col("last_at").cast(pl.Int64) * radix + pl.col("_rank")).alias("_latest"),
+                *MASKS)
         .group_by(key)
         .agg(pl.col("last_at").max(), pl.col("_latest").max(),
-             pl.col("source").max().alias("_any_source"),
+             pl.col("_rank").max().alias("_any_rank"),
              *(pl.col(MASKS[slot]).bitwise_or() for slot in bits))
     )
     source_of = {i: source for source, i in rank.items()}
     last_source = (
-        pl.when(pl.col("last_at").is_null()).then(pl.col("_any_source"))  # all-null: any wins
-        .otherwise((pl.col("_latest") % radix).replace_strict(source_of,
-                                                                return_dtype=pl.String)))
+        pl.when(pl.col("last_at").is_null()).then(pl.col("_any_rank"))  # all-null: any wins
+        .otherwise(pl.col("_latest") % radix)
+        .replace_strict(source_of, return_dtype=pl.String))
     counts = [
         pl.sum_horizontal(
             (pl.col(MASKS[slot]) & pl.lit(masks[name], pl.UInt64)).bitwise_count_ones()
