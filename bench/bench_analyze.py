@@ -276,6 +276,20 @@ def run_child(args: argparse.Namespace, step: str, as_of: date, **extra: str) ->
     return result
 
 
+def daily_and_full(args: argparse.Namespace, day: date
+                   ) -> tuple[dict[str, Any], dict[str, Any], bool]:
+    """The daily (incremental) analysis of `day`, then a full one, and whether their facts are
+    the same."""
+    from license_analyzer.pipeline.analyze import load_facts
+
+    daily = run_child(args, "incremental", day)
+    full = run_child(args, "full", day)
+    store = open_store(f"sqlite:///{args.db}", base=Path(args.db).parent, data_dir=args.data)
+    same = load_facts(store, daily["analysis_id"]).equals(load_facts(store, full["analysis_id"]))
+    store.dispose()
+    return daily, full, bool(same)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=200_000)
@@ -314,14 +328,7 @@ def main() -> None:
                                      built["ce"], built["erp"], built["env_of"],
                                      built["mean_events"])
     store.dispose()
-    daily = run_child(args, "incremental", AS_OF)
-    full_today = run_child(args, "full", AS_OF)
-    from license_analyzer.pipeline.analyze import load_facts
-
-    store = open_store(f"sqlite:///{args.db}", base=work, data_dir=args.data)
-    same = load_facts(store, daily["analysis_id"]).equals(
-        load_facts(store, full_today["analysis_id"]))
-    store.dispose()
+    daily, full_today, same = daily_and_full(args, AS_OF)
     print(f"daily re-analysis (+{new_rows:,} rows): {daily['seconds']:.2f}s incremental="
           f"{daily['incremental']} vs full {full_today['seconds']:.2f}s"
           f" = {daily['seconds'] / full_today['seconds']:.1%}; identical facts: {same}")
@@ -334,12 +341,7 @@ def main() -> None:
     signins, joiners = directory_day(store, rng, tomorrow, built["ids"], built["propensity"],
                                      licenses=200)
     store.dispose()
-    busy = run_child(args, "incremental", tomorrow)
-    busy_full = run_child(args, "full", tomorrow)
-    store = open_store(f"sqlite:///{args.db}", base=work, data_dir=args.data)
-    busy_same = load_facts(store, busy["analysis_id"]).equals(
-        load_facts(store, busy_full["analysis_id"]))
-    store.dispose()
+    busy, busy_full, busy_same = daily_and_full(args, tomorrow)
     print(f"daily re-analysis with {signins:,} sign-in updates and {joiners} new licenses:"
           f" {busy['seconds']:.2f}s vs full {busy_full['seconds']:.2f}s"
           f" = {busy['seconds'] / busy_full['seconds']:.1%}; identical facts: {busy_same}")
