@@ -63,19 +63,16 @@ LICENSE_COLUMNS = [
 ]
 SKU_COLUMNS = ["sku_part_number", "product_name", "family", "applies_to", "is_free",
                "is_capacity", "is_attach", "unit_price_monthly"]
+# the DirectoryUser columns license_rows reads, and those of signInActivity read every day
+USER_COLUMNS = ["user_principal_name", "display_name", "department", "company_name",
+                "account_enabled", "user_type", "created_at"]
+SIGNIN_COLUMNS = ["last_sign_in_at", "last_non_interactive_sign_in_at",
+                  "last_successful_sign_in_at", "sign_in_activity_collected"]
 WINDOWS = {"active_days_30": 30, "active_days_60": 60, "active_days_90": 90}
 LOW_WINDOW = "active_days_low_window"
 HUMAN = (pl.col("is_human") & ~pl.col("is_application_user")
          & pl.col("entra_object_id").is_not_null())
 
-
-USER_COLUMNS = ["user_principal_name", "display_name", "department", "company_name",
-                "account_enabled", "user_type", "created_at"]
-SIGNIN_COLUMNS = ["last_sign_in_at", "last_non_interactive_sign_in_at",
-                  "last_successful_sign_in_at", "sign_in_activity_collected"]
-# the tables license_rows reads: every row of them belongs to one user (user_change's "user")
-PER_USER_TABLES = ("LicenseAssignment", "AssignmentOrigin", "DirectoryUser", "DataverseUser",
-                   "FinanceOperationsUser")
 
 
 @dataclass
@@ -178,8 +175,9 @@ def license_rows(tables: dict[str, pl.LazyFrame], as_of: date
     dates and its holder's directory attributes and Dataverse / F&O presence; per user whose
     assignments change later, the first time at or after that end they do.
 
-    A user's rows depend only on that user's rows of PER_USER_TABLES, and stay the same for any
-    later as-of day before next_change: that is what lets a daily analysis recompute only the
+    A user's rows depend only on that user's rows of the tables it reads (every row of them
+    belongs to one user: user_cache.SOURCES), and stay the same for any later as-of day before
+    next_change: that is what lets a daily analysis recompute only the
     users the user_change log names (pipeline/user_cache.py).
     """
     end = end_of_day(as_of)

@@ -27,12 +27,7 @@ from sqlalchemy import ColumnElement, case, func, or_, select, tuple_
 from sqlmodel import SQLModel, col, delete, update
 
 from license_analyzer.pipeline.activity_state import end_of_day
-from license_analyzer.pipeline.facts import (
-    PER_USER_TABLES,
-    SIGNIN_COLUMNS,
-    USER_COLUMNS,
-    license_rows,
-)
+from license_analyzer.pipeline.facts import SIGNIN_COLUMNS, USER_COLUMNS, license_rows
 from license_analyzer.pipeline.tables import Snapshot
 from license_analyzer.store.db import Store
 from license_analyzer.store.models import (
@@ -65,7 +60,7 @@ SOURCES: dict[str, tuple[type[SQLModel], str, list[str] | None]] = {
     "DataverseUser": (DataverseUser, "entra_object_id", None),
     "FinanceOperationsUser": (FinanceOperationsUser, "matched_user_id", None),
 }
-assert set(SOURCES) == set(PER_USER_TABLES)
+SIGNINS = ["profile", "id", *SIGNIN_COLUMNS]  # the DirectoryUser columns of the signins frame
 KEY = ["profile", "user_id"]
 LICENSE_KEY = [*KEY, "sku_id"]  # the order of the license rows, and so of the facts
 
@@ -77,13 +72,8 @@ class UserFrames:
     signins: pl.DataFrame
     as_of: date
     watermark: int  # the newest user_change seq these frames include
-    from_cache: bool
     recomputed_users: int  # users whose license rows were derived anew (all, when not cached)
     saved_in: str | None = None  # the cache folder that already holds exactly these frames
-
-
-def _signin_columns() -> list[str]:
-    return ["profile", "id", *SIGNIN_COLUMNS]
 
 
 def _folder(store: Store) -> Any:
@@ -116,9 +106,9 @@ def _derive(tables: dict[str, pl.DataFrame], as_of: date) -> tuple[pl.DataFrame,
 def _full(snap: Snapshot, as_of: date, watermark: int) -> UserFrames:
     tables = {name: snap.read(model, columns) for name, (model, _, columns) in SOURCES.items()}
     licenses, next_change = _derive(tables, as_of)
-    signins = snap.read(DirectoryUser, _signin_columns())
+    signins = snap.read(DirectoryUser, SIGNINS)
     users = tables["DirectoryUser"].height
-    return UserFrames(licenses, next_change, signins, as_of, watermark, False, users)
+    return UserFrames(licenses, next_change, signins, as_of, watermark, users)
 
 
 def load(store: Store, snap: Snapshot, as_of: date, *, incremental: bool = True) -> UserFrames:
@@ -157,17 +147,17 @@ def load(store: Store, snap: Snapshot, as_of: date, *, incremental: bool = True)
         next_change = _patch(next_change, dirty, fresh_next, KEY)
     signed_in = logged_parts.get("signin", 0)
     if signed_in > FULL_SIGNIN_READ * cached["signins"].height:
-        signins = snap.read(DirectoryUser, _signin_columns())
+        signins = snap.read(DirectoryUser, SIGNINS)
     elif signed_in:
         signins = _patch(cached["signins"], _logged_users(snap, since, "signin"), snap.read(
-            DirectoryUser, _signin_columns(), _where(DirectoryUser, "id", since, "signin", [])),
+            DirectoryUser, SIGNINS, _where(DirectoryUser, "id", since, "signin", [])),
             ["profile", "id"])
     else:
         signins = cached["signins"]
     unchanged = dirty.height == 0 and not signed_in
     return UserFrames(
         licenses=licenses, next_change=next_change, signins=signins, as_of=as_of,
-        watermark=watermark, from_cache=True, recomputed_users=dirty.height,
+        watermark=watermark, recomputed_users=dirty.height,
         saved_in=manifest["folder"] if unchanged else None)
 
 
