@@ -7,9 +7,11 @@ leaves the previous analysis (and its file) as it was; an unregistered file is d
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -161,21 +163,21 @@ def analyze(config: Config, store: Store, as_of: date | None = None, run_id: int
     folder = store.data_dir / FACTS_DIR
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"facts-{as_of.isoformat()}-{uuid.uuid4().hex[:12]}.parquet"
-    # zstd level 1: as small as the default level here, and writes in about half the time
-    # no column statistics: nothing filters this file by them, and they cost a sixth of the write
-    computed.facts.write_parquet(path, compression="zstd", compression_level=1, statistics=False)
-    try:
-        analysis_id = _commit(store, computed, as_of, run_id, path)
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-    written_at = time.perf_counter()
-    if computed.rollup is not None and computed.plan.save_through is not None:
-        save_rollup(store, computed.rollup, computed.plan.save_through,
-                    computed.plan.max_file_id)
-        prune_rollups(store)
-    user_cache.save(store, computed.users)
-    saved_at = time.perf_counter()
+    # The facts file is written beside the caches (Polars lets go of the GIL while writing):
+    # the caches hold what the snapshot said, whether or not this analysis commits.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        written = pool.submit(_write_facts, computed.facts, path)
+        try:
+            _save_caches(store, computed)
+            written.result()
+            saved_at = time.perf_counter()
+            analysis_id = _commit(store, computed, as_of, run_id, path)
+        except BaseException:
+            written.cancel()
+            concurrent.futures.wait([written])
+            path.unlink(missing_ok=True)
+            raise
+    committed_at = time.perf_counter()
     facts = computed.facts
     outcome = AnalysisOutcome(
         analysis_id=analysis_id, as_of=as_of, facts_path=path,
@@ -185,12 +187,27 @@ def analyze(config: Config, store: Store, as_of: date | None = None, run_id: int
         users_recomputed=computed.users.recomputed_users,
         activity_files_read=computed.plan.files_read,
         timings={**computed.timings, "compute": computed_at - started,
-                 "write": written_at - computed_at, "save_caches": saved_at - written_at,
+                 "write_and_save": saved_at - computed_at, "commit": committed_at - saved_at,
                  "total": time.perf_counter() - started})
     log.info("analysis %d as of %s: %d licenses of %d users (%s, %.1fs)", analysis_id, as_of,
              outcome.assignments, outcome.users,
              "incremental" if outcome.incremental else "full", outcome.timings["total"])
     return outcome
+
+
+def _write_facts(facts: pl.DataFrame, path: Path) -> None:
+    # zstd level 1: as small as the default level here, and writes in about half the time
+    # no column statistics: nothing filters this file by them, and they cost a sixth of the write
+    facts.write_parquet(path, compression="zstd", compression_level=1, statistics=False)
+
+
+def _save_caches(store: Store, computed: Computed) -> None:
+    """The rollup and the per-user frames, for the next analysis to start from."""
+    if computed.rollup is not None and computed.plan.save_through is not None:
+        save_rollup(store, computed.rollup, computed.plan.save_through,
+                    computed.plan.max_file_id)
+        prune_rollups(store)
+    user_cache.save(store, computed.users)
 
 
 def _commit(store: Store, computed: Computed, as_of: date, run_id: int | None,

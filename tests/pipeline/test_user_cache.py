@@ -4,10 +4,12 @@ facts equal a full analysis whatever changed in between, on every backend."""
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 from sqlalchemy import text
@@ -165,11 +167,13 @@ def test_an_unchanged_day_reuses_the_saved_frames(store: Store) -> None:
     _tenant(store)
     config = make_config(store=store)
     analyze(config, store, YESTERDAY)
-    folder = json.loads((store.data_dir / "cache" / user_cache.MANIFEST).read_text())["folder"]
+    files = json.loads((store.data_dir / "cache" / user_cache.MANIFEST).read_text())["files"]
     daily = analyze(config, store, AS_OF)
     assert daily.users_recomputed == 0
     manifest = json.loads((store.data_dir / "cache" / user_cache.MANIFEST).read_text())
-    assert manifest["folder"] == folder and manifest["as_of"] == AS_OF.isoformat()
+    assert manifest["files"] == files and manifest["as_of"] == AS_OF.isoformat()
+    assert sorted(p.name for p in (store.data_dir / "cache").iterdir()) == sorted(
+        [user_cache.MANIFEST, *files.values()])
 
 
 def test_a_license_starting_between_two_days_is_recomputed(store: Store) -> None:
@@ -206,8 +210,8 @@ def test_a_cache_that_cannot_be_trusted_means_a_full_read(store: Store, damage: 
         with store.engine.begin() as conn:
             conn.execute(text("UPDATE user_change_pruned SET through = through + 1000"))
     elif damage == "cache files lost":
-        folder = json.loads((cache / user_cache.MANIFEST).read_text())["folder"]
-        (cache / folder / "licenses.parquet").unlink()
+        files = json.loads((cache / user_cache.MANIFEST).read_text())["files"]
+        (cache / files["licenses"]).unlink()
     elif damage == "manifest unreadable":
         (cache / user_cache.MANIFEST).write_text("{not json")
     else:
@@ -217,3 +221,23 @@ def test_a_cache_that_cannot_be_trusted_means_a_full_read(store: Store, damage: 
     full = analyze(config, store, day, incremental=False)
     assert_frame_equal(load_facts(store, outcome.analysis_id),
                        load_facts(store, full.analysis_id))
+
+
+@pytest.mark.parametrize("fresh_rows", [0, 1, 7, 300])
+@pytest.mark.parametrize("max_slices", [0, 10_000])  # one merge / slice by slice
+def test_fresh_license_rows_go_in_sorted(fresh_rows: int, max_slices: int,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows landing before, between (several in one place) and after the kept ones, in two
+    profiles, come out exactly as a sort of both would put them."""
+    monkeypatch.setattr(user_cache, "MAX_SLICES", max_slices)
+    rng = random.Random(fresh_rows)
+    rows = [{"profile": rng.choice(["a", "b"]), "user_id": f"u{rng.randrange(500):03}",
+             "sku_id": rng.choice(["s1", "s2"]), "n": i} for i in range(1_000)]
+    frame = pl.DataFrame(rows).unique(user_cache.LICENSE_KEY).sort(user_cache.LICENSE_KEY)
+    picked = set(rng.sample(range(frame.height), fresh_rows) + ([0, frame.height - 1]
+                                                              if fresh_rows else []))
+    fresh = frame.with_row_index().filter(pl.col("index").is_in(sorted(picked))).drop("index")
+    kept = frame.with_row_index().filter(~pl.col("index").is_in(sorted(picked))).drop("index")
+    merged = user_cache._merge_sorted(kept, fresh, user_cache.LICENSE_KEY)
+    assert_frame_equal(merged, frame)
+    assert merged.n_chunks() == 1
