@@ -220,7 +220,7 @@ def child(args: argparse.Namespace) -> None:
     if args.child in ("full", "incremental"):
         outcome = analyze(config, store, as_of, incremental=args.child == "incremental")
         out.update(analysis_id=outcome.analysis_id, facts_path=str(outcome.facts_path),
-                   incremental=outcome.incremental,
+                   incremental=outcome.incremental, rollup_saved=outcome.rollup_saved,
                    users_recomputed=outcome.users_recomputed,
                    assignments=outcome.assignments, files_read=outcome.activity_files_read,
                    steps={k: round(v, 3) for k, v in outcome.timings.items()})
@@ -325,6 +325,26 @@ def daily_and_full(args: argparse.Namespace, day: date
     return median(dailies), median(fulls), bool(same)
 
 
+def a_week(args: argparse.Namespace, built: dict[str, Any], rng: np.random.Generator,
+           after: date) -> tuple[list[dict[str, Any]], dict[str, Any], bool]:
+    """Seven more days as a daily schedule sees them (a day of activity, sign-ins and 200 new
+    licenses, then the daily analysis), so the one that re-saves the weekly rollup is among
+    them; the last day's daily is the median of `args.reps`, against a full analysis."""
+    runs = []
+    for offset in range(1, 8):
+        day = after + timedelta(days=offset)
+        store = open_store(f"sqlite:///{args.db}", base=Path(args.db).parent,
+                           data_dir=args.data)
+        write_day(store, rng, day, built["ids"], built["propensity"], built["ce"],
+                  built["erp"], built["env_of"], built["mean_events"])
+        directory_day(store, rng, day, built["ids"], built["propensity"], licenses=200)
+        store.dispose()
+        if offset < 7:
+            runs.append(run_child(args, "incremental", day))
+    last, full, same = daily_and_full(args, day)
+    return [*runs, last], full, same
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=200_000)
@@ -389,6 +409,12 @@ def main() -> None:
           f" vs DuckDB on the export ({exported['rows']:,} rows): {duck['seconds']:.2f}s"
           f" (peak {duck['max_rss_mb']:.0f} MB) = {step['seconds'] / duck['seconds']:.2f}x")
     print(f"export activity: {exported['seconds']:.2f}s")
+    week, week_full, week_same = a_week(args, built, rng, tomorrow)
+    week_s = [run["seconds"] for run in week]
+    print(f"a week of such days: daily {min(week_s):.2f}-{max(week_s):.2f}s, mean"
+          f" {sum(week_s) / len(week_s):.2f}s vs full {week_full['seconds']:.2f}s on the last ="
+          f" {sum(week_s) / len(week_s) / week_full['seconds']:.1%} (worst"
+          f" {max(week_s) / week_full['seconds']:.1%}); identical facts: {week_same}")
     results = {
         "users": args.users, "days": args.days, "activity_rows": built["rows"] + new_rows,
         "events": built["events"] + new_events, "storage": "SQLite for the directory tables"
@@ -411,6 +437,10 @@ def main() -> None:
                                          "incremental": busy, "full": busy_full,
                                          "ratio": busy["seconds"] / busy_full["seconds"],
                                          "identical_facts": busy_same},
+        "week_of_busy_days": {"daily_seconds": week_s, "rollups_saved": sum(
+            1 for run in week if run["rollup_saved"]), "full": week_full,
+            "mean_ratio": sum(week_s) / len(week_s) / week_full["seconds"],
+            "worst_ratio": max(week_s) / week_full["seconds"], "identical_facts": week_same},
         "daily_vs_full": daily["seconds"] / full_today["seconds"],
         "incremental_equals_full": same, "activity_step": step,
         "duckdb_on_export": duck, "step_vs_duckdb": step["seconds"] / duck["seconds"],

@@ -57,6 +57,7 @@ class AnalysisOutcome:
     assignments: int
     skus: int
     incremental: bool  # started from a saved rollup rather than every activity row
+    rollup_saved: bool  # a new rollup was saved for the next analyses (about weekly)
     users_recomputed: int  # users whose license rows were derived anew (user_cache)
     activity_files_read: int
     timings: dict[str, float] = field(default_factory=dict)
@@ -184,6 +185,7 @@ def analyze(config: Config, store: Store, as_of: date | None = None, run_id: int
         users=computed.holders,
         assignments=facts.height, skus=computed.positions.height,
         incremental=computed.plan.base is not None,
+        rollup_saved=computed.rollup is not None,
         users_recomputed=computed.users.recomputed_users,
         activity_files_read=computed.plan.files_read,
         timings={**computed.timings, "compute": computed_at - started,

@@ -46,7 +46,8 @@ CACHE_DIR = "cache"
 MANIFEST = "users.json"
 FORMAT = 2  # bump when what license_rows returns or how the frames are stored changes
 FRAMES = ("licenses", "next_change", "signins")
-# more boundary users than this: a full read is as cheap as listing them
+# more boundary users than this: a full read is as cheap as listing them; up to this many
+# changed users are named in the queries (the log's subquery, run per table, cost more)
 MAX_LISTED = 5_000
 # signInActivity changed for more than this share of users (a busy working day): one full read
 # of its columns beats looking up each changed row and patching the cached frame
@@ -140,9 +141,11 @@ def load(store: Store, snap: Snapshot, as_of: date, *, incremental: bool = True)
     licenses, next_change = cached["licenses"], cached["next_change"]
     unchanged = set(FRAMES)
     if dirty.height:
-        listed = sorted(set(moving["user_id"].to_list()))
-        tables = {name: snap.read(model, columns,
-                                  _where(model, user_column, since, "user", listed))
+        # few users: named in the query; many: the log's own subquery, plus the moving ones
+        few = dirty.height <= MAX_LISTED
+        listed = sorted(set((dirty if few else moving)["user_id"].to_list()))
+        tables = {name: snap.read(model, columns, _where(
+                      model, user_column, listed, None if few else (since, "user")))
                   .join(dirty.rename({"user_id": user_column}), on=["profile", user_column],
                         how="semi")
                   for name, (model, user_column, columns) in SOURCES.items()}
@@ -155,7 +158,7 @@ def load(store: Store, snap: Snapshot, as_of: date, *, incremental: bool = True)
         signins = snap.read(DirectoryUser, SIGNINS)
     elif signed_in:
         signins = _patch(cached["signins"], _logged_users(snap, since, "signin"), snap.read(
-            DirectoryUser, SIGNINS, _where(DirectoryUser, "id", since, "signin", [])),
+            DirectoryUser, SIGNINS, _where(DirectoryUser, "id", [], (since, "signin"))),
             ["profile", "id"])
     else:
         signins = cached["signins"]
@@ -176,13 +179,19 @@ def _logged_users(snap: Snapshot, since: int, part: str) -> pl.DataFrame:
                         orient="row")
 
 
-def _where(model: type[SQLModel], user_column: str, since: int, part: str,
-           listed: list[str]) -> ColumnElement[bool]:
+def _where(model: type[SQLModel], user_column: str, listed: list[str],
+           logged: tuple[int, str] | None) -> ColumnElement[bool]:
+    """The rows of the `listed` user ids and, with `logged` (since, part), of the users the log
+    names for that part after that seq."""
     table = model.__table__  # type: ignore[attr-defined]
-    logged = tuple_(table.c.profile, table.c[user_column]).in_(
+    named = table.c[user_column].in_(listed)
+    if logged is None:
+        return named
+    since, part = logged
+    in_log = tuple_(table.c.profile, table.c[user_column]).in_(
         select(col(UserChange.profile), col(UserChange.user_id))
         .where(col(UserChange.seq) > since, col(UserChange.part) == part))
-    return or_(logged, table.c[user_column].in_(listed)) if listed else logged
+    return or_(in_log, named) if listed else in_log
 
 
 def _patch(cached: pl.DataFrame, dirty: pl.DataFrame, fresh: pl.DataFrame,

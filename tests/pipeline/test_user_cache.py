@@ -122,7 +122,12 @@ CHANGES: dict[str, tuple[Callable[[Any], None], int]] = {
 
 
 @pytest.mark.parametrize("what", list(CHANGES))
-def test_daily_analysis_recomputes_only_changed_users(store: Store, what: str) -> None:
+@pytest.mark.parametrize("named", [True, False], ids=["named", "via log subquery"])
+def test_daily_analysis_recomputes_only_changed_users(store: Store, what: str, named: bool,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The changed users' rows are read by their ids, or (many users) by the log itself."""
+    if not named:
+        monkeypatch.setattr(user_cache, "MAX_LISTED", 0)
     _tenant(store)
     change, recomputed = CHANGES[what]
     daily = _daily_equals_full(store, change)
