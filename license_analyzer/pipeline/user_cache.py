@@ -23,7 +23,7 @@ from datetime import date
 from typing import Any
 
 import polars as pl
-from sqlalchemy import ColumnElement, case, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Table, case, func, or_, select, tuple_
 from sqlmodel import SQLModel, col, delete, update
 
 from license_analyzer.pipeline.activity_state import end_of_day
@@ -183,7 +183,7 @@ def _where(model: type[SQLModel], user_column: str, listed: list[str],
            logged: tuple[int, str] | None) -> ColumnElement[bool]:
     """The rows of the `listed` user ids and, with `logged` (since, part), of the users the log
     names for that part after that seq."""
-    table = model.__table__  # type: ignore[attr-defined]
+    table: Table = model.__table__  # type: ignore[attr-defined]
     named = table.c[user_column].in_(listed)
     if logged is None:
         return named
