@@ -17,6 +17,7 @@ from sqlmodel import col, delete, select, update
 
 from license_analyzer.pipeline import user_cache
 from license_analyzer.pipeline.analyze import AnalysisOutcome, analyze, load_facts
+from license_analyzer.pipeline.tables import snapshot
 from license_analyzer.store.db import Store, utcnow
 from license_analyzer.store.models import (
     AssignmentOrigin,
@@ -246,3 +247,32 @@ def test_fresh_license_rows_go_in_sorted(fresh_rows: int, max_slices: int,
     merged = user_cache._merge_sorted(kept, fresh, user_cache.LICENSE_KEY)
     assert_frame_equal(merged, frame)
     assert merged.n_chunks() == 1
+
+
+def test_changed_users_are_read_by_profile_and_id(store: Store) -> None:
+    """The same id in two profiles is two users: only the named one of each is read."""
+    with store.session() as s:
+        for profile in ("north", "south"):
+            add_profile(s, profile, tenant_id=f"{profile}-tenant")
+            for name in ("ann", "bob"):
+                add_user(s, name, profile=profile, id=f"id-{name}")
+        s.commit()
+    listed = pl.DataFrame({"profile": ["north", "south"], "user_id": ["id-ann", "id-bob"]})
+    with snapshot(store) as snap:
+        read = snap.read(DirectoryUser, ["profile", "id"],
+                         user_cache._where(DirectoryUser, "id", listed, None))
+    assert sorted(read.rows()) == [("north", "id-ann"), ("south", "id-bob")]
+
+
+def test_changed_users_are_found_through_an_index(sqlite_store: Store) -> None:
+    """Every per-user table is searched for the named users, not scanned: a scan cost ~50 ms
+    per table at 200,000 users, on every day with a single changed user."""
+    listed = pl.DataFrame({"profile": ["contoso"] * 2, "user_id": ["id-ann", "id-bob"]})
+    with sqlite_store.engine.connect() as conn:
+        for name, (model, user_column, _) in user_cache.SOURCES.items():
+            query = select(model).where(user_cache._where(model, user_column, listed, None))
+            sql = str(query.compile(dialect=sqlite_store.engine.dialect,
+                                    compile_kwargs={"literal_binds": True}))
+            plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql(
+                f"EXPLAIN QUERY PLAN {sql}"))
+            assert "SEARCH" in plan and "SCAN" not in plan, f"{name}: {plan}"
