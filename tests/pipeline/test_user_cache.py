@@ -117,6 +117,16 @@ CHANGES: dict[str, tuple[Callable[[Any], None], int]] = {
     "a sign-in": (_set(DirectoryUser, col(DirectoryUser.id) == _uid("user7"),
                        last_successful_sign_in_at=utc(2026, 11, 21, 8),
                        last_sign_in_at=utc(2026, 11, 21, 8)), 0),
+    "two sign-ins (the later counts)": (lambda s: [_set(
+        DirectoryUser, col(DirectoryUser.id) == _uid("user6"), last_sign_in_at=at,
+        last_successful_sign_in_at=at)(s) for at in (utc(2026, 11, 21, 8), utc(2026, 11, 20))],
+        0),
+    "sign-in activity no longer collected": (_set(
+        DirectoryUser, col(DirectoryUser.id) == _uid("user0"), sign_in_activity_collected=False),
+        0),
+    "a user gone and back": (lambda s: [s.exec(delete(DirectoryUser).where(
+        col(DirectoryUser.id) == _uid("user3"))), s.flush(), add_user(
+            s, "user3", last_successful_sign_in_at=utc(2026, 11, 21, 1))], 1),
     "nothing the analysis reads": (_set(DirectoryUser, col(DirectoryUser.id) == _uid("user1"),
                                         last_seen_at=utcnow()), 0),
 }
