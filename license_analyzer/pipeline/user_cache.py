@@ -141,13 +141,12 @@ def load(store: Store, snap: Snapshot, as_of: date, *, incremental: bool = True)
     licenses, next_change = cached["licenses"], cached["next_change"]
     unchanged = set(FRAMES)
     if dirty.height:
-        # few users: named in the query; many: the log's own subquery, plus the moving ones
+        # few users: named in the query; many: the log's own subquery, plus the moving ones.
+        # Either way the rows read are exactly the dirty users' (by profile and id).
         few = dirty.height <= MAX_LISTED
         listed = dirty if few else moving.select(KEY)
         tables = {name: snap.read(model, columns, _where(
                       model, user_column, listed, None if few else (since, "user")))
-                  .join(dirty.rename({"user_id": user_column}), on=["profile", user_column],
-                        how="semi")
                   for name, (model, user_column, columns) in SOURCES.items()}
         fresh, fresh_next = _derive(tables, as_of)
         licenses = _patch(licenses, dirty, fresh, KEY, order=LICENSE_KEY)
