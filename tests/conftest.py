@@ -35,8 +35,14 @@ def pg_schema_url() -> Iterator[str]:
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     sep = "&" if "?" in _pg_url() else "?"
-    yield f"{_pg_url()}{sep}options=-csearch_path%3D{schema}"
+    yield f"{_pg_url()}{sep}application_name={schema}&options=-csearch_path%3D{schema}"
     with admin.begin() as conn:
+        # A connection the test left open (an undisposed engine, a killed child's session)
+        # would make DROP SCHEMA wait on its locks forever: end those sessions first.
+        conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                          " WHERE application_name = :name AND pid <> pg_backend_pid()"),
+                     {"name": schema})
+        conn.execute(text("SET LOCAL lock_timeout = '60s'"))
         conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     admin.dispose()
 

@@ -1,13 +1,18 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from license_analyzer.config import Config, load_config
 from license_analyzer.errors import ConfigError
+from license_analyzer.run import open_configured_store
 from license_analyzer.scheduler import JOB_ID, make_scheduler, run_scheduler
+from license_analyzer.store.db import Store
+from license_analyzer.store.lock import JobBusy
+from license_analyzer.store.models import JobLock
 
 
 def write_config(tmp_path: Path, extra: str = "", cron: str = "0 6 * * *") -> Config:
@@ -55,23 +60,32 @@ def test_bad_timezone_is_a_config_error(tmp_path: Path) -> None:
 def test_second_scheduler_refuses_while_the_first_runs(tmp_path: Path) -> None:
     config = write_config(tmp_path)
     stop = threading.Event()
-    first = threading.Thread(target=run_scheduler, args=(config, stop))
+    # daemon: should the test fail with the first scheduler still up, the worker can still exit
+    first = threading.Thread(target=run_scheduler, args=(config, stop), daemon=True)
     first.start()
     try:
-        from license_analyzer.run import open_configured_store
-        from license_analyzer.store.models import JobLock
-
         store = open_configured_store(config)
-        for _ in range(100):
-            with store.session() as session:
-                if session.get(JobLock, "scheduler") is not None:
-                    break
+        deadline = time.monotonic() + 120  # a loaded CI machine migrates a fresh store slowly
+        while not _holds_scheduler_lock(store) and time.monotonic() < deadline:
             stop.wait(0.05)
-        from license_analyzer.store.lock import JobBusy
-
+        assert first.is_alive(), "the first scheduler stopped before taking its lock"
+        assert _holds_scheduler_lock(store), "the first scheduler never took its lock"
+        # already set: had the second scheduler been let in, it would return, not wait forever
         with pytest.raises(JobBusy, match="in progress"):
-            run_scheduler(config, threading.Event())
+            run_scheduler(config, _set_event())
+        store.dispose()
     finally:
         stop.set()
-        first.join(timeout=10)
+        first.join(timeout=30)
     assert not first.is_alive()
+
+
+def _holds_scheduler_lock(store: Store) -> bool:
+    with store.session() as session:
+        return session.get(JobLock, "scheduler") is not None
+
+
+def _set_event() -> threading.Event:
+    event = threading.Event()
+    event.set()
+    return event

@@ -89,6 +89,13 @@ def create_store_engine(url: str, base: Path, lock_timeout_s: float = 30.0) -> E
         return engine
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
+    # PostgreSQL waits for a lock forever by default: a run stuck behind another program's open
+    # transaction would never end. lock_timeout turns the wait into an error after the same time
+    # SQLite's busy_timeout allows; appended to any options the URL already sets.
+    given = parsed.query.get("options") or ()
+    options = " ".join([*([given] if isinstance(given, str) else given),
+                        f"-c lock_timeout={int(lock_timeout_s * 1000)}"])
+    parsed = parsed.update_query_dict({"options": options})
     return create_engine(parsed, pool_pre_ping=True,
                          connect_args={"connect_timeout": max(1, int(lock_timeout_s))})
 
