@@ -8,6 +8,7 @@ from pathlib import Path
 
 import polars as pl
 
+from license_analyzer.config import Config
 from license_analyzer.pipeline.export import EXPORT_SCHEMA, channel_products, export_activity
 from license_analyzer.store.activity import scan_activity
 from license_analyzer.store.db import Store
@@ -50,8 +51,8 @@ def _store(store: Store) -> tuple[str, str]:
     return a, b
 
 
-def _by_definition(store: Store, config: object) -> pl.DataFrame:
-    mapping = channel_products(config, store).lazy()  # type: ignore[arg-type]
+def _by_definition(store: Store, config: Config) -> pl.DataFrame:
+    mapping = channel_products(config, store).lazy()
     return (scan_activity(store).join(mapping, on=["profile", "source", "environment"])
             .group_by(KEY).agg(pl.col("events").sum(), pl.col("last_at").max())
             .select(list(EXPORT_SCHEMA)).sort(KEY).collect())
