@@ -232,6 +232,8 @@ def child(args: argparse.Namespace) -> None:
         out["rows"] = export_activity(config, store, Path(args.export))
     elif args.child == "duckdb":
         out["rows"] = duckdb_query(Path(args.export), as_of)
+    elif args.child == "sort-export":
+        sort_for_duckdb(Path(args.export))
     out["seconds"] = time.perf_counter() - started
     out["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(out))
@@ -252,6 +254,20 @@ def activity_step(config: Config, store: Store, as_of: date) -> int:
     plan = plan_state(store, as_of, incremental=False)
     frame = class_activity(plan.state, class_channel, as_of, WINDOWS).collect(engine="streaming")
     return frame.height
+
+
+def sort_for_duckdb(export: Path) -> None:
+    """The export in (profile, user_id, product, source, day) order, DuckDB's best case: it
+    answered the query in about half the time (13-15 s against 28 s at 200,000 users) from a
+    sorted file than from the export as written, whose rows are in no particular order. Sorted
+    by DuckDB itself, spilling to disk, outside the timed query."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(f"SET temp_directory = '{export.parent / 'duckdb-temp'}'")
+    con.execute(f"""COPY (SELECT * FROM read_parquet('{export}')
+                          ORDER BY profile, user_id, product, source, day)
+                    TO '{export.with_suffix(".sorted.parquet")}' (FORMAT parquet)""")
 
 
 def duckdb_query(export: Path, as_of: date) -> int:
@@ -404,7 +420,8 @@ def main() -> None:
           f" = {busy['seconds'] / busy_full['seconds']:.1%}; identical facts: {busy_same}")
     step = run_child(args, "step", tomorrow)
     exported = run_child(args, "export", tomorrow, export=str(export))
-    duck = run_child(args, "duckdb", tomorrow, export=str(export))
+    run_child(args, "sort-export", tomorrow, export=str(export))
+    duck = run_child(args, "duckdb", tomorrow, export=str(export.with_suffix(".sorted.parquet")))
     print(f"activity step of analyze: {step['seconds']:.2f}s (peak {step['max_rss_mb']:.0f} MB)"
           f" vs DuckDB on the export ({exported['rows']:,} rows): {duck['seconds']:.2f}s"
           f" (peak {duck['max_rss_mb']:.0f} MB) = {step['seconds'] / duck['seconds']:.2f}x")
