@@ -138,21 +138,21 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_DELETE = do_PATCH = do_PUT = _serve
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 256
+class TlsHttpServer(ThreadingHTTPServer):
+    """An HTTPS server whose TLS handshake runs in each connection's thread: done in the accept
+    loop, one client stalled mid-handshake would stall every other and shutdown() with them."""
 
-    def __init__(self, addr: tuple[str, int], cloud: Cloud | None, ctx: ssl.SSLContext) -> None:
-        super().__init__(addr, _Handler)
-        self.cloud: Cloud = cloud  # type: ignore[assignment]
+    daemon_threads = True
+
+    def __init__(self, addr: tuple[str, int], handler: type[BaseHTTPRequestHandler],
+                 ctx: ssl.SSLContext) -> None:
+        super().__init__(addr, handler)
         self.ctx = ctx
 
     def finish_request(self, request: Any, client_address: Any) -> None:
-        # The TLS handshake runs here, in the connection's thread, not in the accept loop.
         try:
             tls = self.ctx.wrap_socket(request, server_side=True)
-        except (ssl.SSLError, OSError):
+        except (ssl.SSLError, OSError):  # e.g. the client refused the certificate
             return
         try:
             super().finish_request(tls, client_address)
@@ -165,6 +165,15 @@ class _Server(ThreadingHTTPServer):
         if isinstance(exc, (ConnectionError, ssl.SSLError, TimeoutError)):
             return
         super().handle_error(request, client_address)
+
+
+class _Server(TlsHttpServer):
+    allow_reuse_address = True
+    request_queue_size = 256
+
+    def __init__(self, addr: tuple[str, int], cloud: Cloud | None, ctx: ssl.SSLContext) -> None:
+        super().__init__(addr, _Handler, ctx)
+        self.cloud: Cloud = cloud  # type: ignore[assignment]
 
 
 def make_server(host: str, port: int, ctx: ssl.SSLContext) -> _Server:

@@ -38,4 +38,3 @@ def test_the_lock_timeout_keeps_the_urls_own_options(pg_schema_url: str, tmp_pat
         assert conn.execute(text("SHOW lock_timeout")).scalar() == "2500ms"
         assert conn.execute(text("SHOW search_path")).scalar() == pg_schema_url.rsplit("%3D", 1)[1]
     store.dispose()
-

@@ -4,15 +4,15 @@ import ssl
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 import trustme
 
 from license_analyzer.errors import ConfigError
+from license_analyzer.simulator.cloud import TlsHttpServer
 from license_analyzer.sources.http import connect, transport_error
 from license_analyzer.sources.http.errors import (
     ENVIRONMENT_EXTENSION,
@@ -88,32 +88,12 @@ class _Hello(BaseHTTPRequestHandler):
         pass
 
 
-class _TlsServer(ThreadingHTTPServer):
-    """The handshake runs in each connection's thread: done in the accept loop, a client that
-    stalls mid-handshake would stall the loop and shutdown() with it."""
-
-    daemon_threads = True
-
-    def __init__(self, ctx: ssl.SSLContext) -> None:
-        super().__init__(("127.0.0.1", 0), _Hello)
-        self.ctx = ctx
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        request.settimeout(30)
-        try:
-            tls = self.ctx.wrap_socket(request, server_side=True)
-        except OSError:  # the client refused our certificate: what some tests want
-            return
-        with tls:
-            super().finish_request(tls, client_address)
-
-
 @pytest.fixture
 def https_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     ca = trustme.CA()
     ssl_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ca.issue_cert("127.0.0.1").configure_cert(ssl_ctx)
-    server = _TlsServer(ssl_ctx)
+    server = TlsHttpServer(("127.0.0.1", 0), _Hello, ssl_ctx)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     bundle = tmp_path / "ca.pem"
