@@ -248,10 +248,12 @@ def activity_step(config: Config, store: Store, as_of: date) -> int:
     from license_analyzer.pipeline.facts import WINDOWS
     from license_analyzer.pipeline.rollup import plan_state
     from license_analyzer.pipeline.tables import read_tables
+    from license_analyzer.store.activity import registered_files
 
     tables = read_tables(store)
-    _, class_channel = evidence_classes(load_families(), [PROFILE], _environments(store, tables))
-    plan = plan_state(store, as_of, incremental=False)
+    files = registered_files(store)
+    _, class_channel = evidence_classes(load_families(), [PROFILE], _environments(tables, files))
+    plan = plan_state(store, files, as_of, incremental=False)
     frame = class_activity(plan.state, class_channel, as_of, WINDOWS).collect(engine="streaming")
     return frame.height
 

@@ -11,6 +11,7 @@ import concurrent.futures
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -30,6 +31,7 @@ from license_analyzer.pipeline.tables import SCHEMAS, snapshot
 from license_analyzer.store.activity import registered_files
 from license_analyzer.store.db import Store, utcnow
 from license_analyzer.store.models import (
+    ActivityFile,
     Analysis,
     Coverage,
     DepartmentPositionDaily,
@@ -85,12 +87,12 @@ def _profiles(config: Config, tables: dict[str, pl.LazyFrame]) -> list[str]:
     return sorted(tables["Profile"].select("name").collect()["name"].to_list())
 
 
-def _environments(store: Store, tables: dict[str, pl.LazyFrame]) -> pl.DataFrame:
+def _environments(tables: dict[str, pl.LazyFrame], files: list[ActivityFile]) -> pl.DataFrame:
     """Every Dataverse environment: known ones with their families, plus any that only appears
-    in activity files (counted for every customer-engagement family)."""
+    in the registered activity `files` (counted for every customer-engagement family)."""
     known = (tables["Environment"].filter(pl.col("kind") == "dataverse")
              .select("profile", "url", "families").collect())
-    seen = {(f.profile, f.environment) for f in registered_files(store)
+    seen = {(f.profile, f.environment) for f in files
             if f.source == "dataverse_audit" and f.environment}
     extra = sorted(seen - set(zip(known["profile"], known["url"], strict=True)))
     more = pl.DataFrame({"profile": [p for p, _ in extra], "url": [u for _, u in extra],
@@ -98,8 +100,10 @@ def _environments(store: Store, tables: dict[str, pl.LazyFrame]) -> pl.DataFrame
     return pl.concat([known, more]).with_columns(pl.col("families").fill_null([]))
 
 
-def compute(config: Config, store: Store, as_of: date, *, incremental: bool = True) -> Computed:
-    """Facts, positions and department positions as of `as_of`.
+def compute(config: Config, store: Store, as_of: date, *, incremental: bool = True,
+            on_facts: Callable[[pl.DataFrame], object] | None = None) -> Computed:
+    """Facts, positions and department positions as of `as_of`; `on_facts` gets the facts as
+    soon as they are collected (analyze starts writing them while the positions are computed).
 
     The per-user rows come from user_cache (only changed users re-read), then collects in a
     row, each over the smallest input that gives its result: the rollup to save (the bulk of
@@ -119,12 +123,13 @@ def compute(config: Config, store: Store, as_of: date, *, incremental: bool = Tr
         tables = {model.__name__: snap.read(model).lazy() for model in SMALL_TABLES}
         users = user_cache.load(store, snap, as_of, incremental=incremental)
     lap("tables")
-    plan = plan_state(store, as_of, incremental=incremental)
+    files = registered_files(store)  # read once: the plan and the environments both need it
+    plan = plan_state(store, files, as_of, incremental=incremental)
     rollup = plan.save.collect(engine="streaming") if plan.save is not None else None
     lap("rollup")
     state = plan.state_after(rollup) if rollup is not None else plan.state
     inputs = Inputs(tables=tables, licenses=users.licenses.lazy(), signins=users.signins.lazy(),
-                    state=state, environments=_environments(store, tables),
+                    state=state, environments=_environments(tables, files),
                     profiles=_profiles(config, tables))
     families = load_families()
     activity = user_activity(config, inputs, families, as_of).collect(engine="streaming")
@@ -133,6 +138,8 @@ def compute(config: Config, store: Store, as_of: date, *, incremental: bool = Tr
     facts = build_facts(config, inputs, families, as_of, activity.lazy()).collect(
         engine="in-memory")
     lap("facts")
+    if on_facts is not None:
+        on_facts(facts)
     # the facts hold every license of the analysed profiles: no second pass over the assignments
     skus = sku_table(tables, facts.lazy().select("profile", "sku_id"), config.prices)
     position, departments = pl.collect_all([
@@ -159,23 +166,26 @@ def analyze(config: Config, store: Store, as_of: date | None = None, run_id: int
     """Compute and store the analysis as of `as_of` (default: today, UTC)."""
     as_of = as_of or config.analysis.as_of or today_utc()
     started = time.perf_counter()
-    computed = compute(config, store, as_of, incremental=incremental)
-    computed_at = time.perf_counter()
     folder = store.data_dir / FACTS_DIR
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"facts-{as_of.isoformat()}-{uuid.uuid4().hex[:12]}.parquet"
-    # The facts file is written beside the caches (Polars lets go of the GIL while writing):
-    # the caches hold what the snapshot said, whether or not this analysis commits.
+    # The facts file is written beside the positions and the caches (Polars lets go of the GIL
+    # while writing): the caches hold what the snapshot said, whether or not this analysis
+    # commits.
+    writes: list[concurrent.futures.Future[None]] = []
     with ThreadPoolExecutor(max_workers=1) as pool:
-        written = pool.submit(_write_facts, computed.facts, path)
         try:
+            computed = compute(config, store, as_of, incremental=incremental, on_facts=lambda
+                               facts: writes.append(pool.submit(_write_facts, facts, path)))
+            computed_at = time.perf_counter()
             _save_caches(store, computed)
-            written.result()
+            writes[0].result()
             saved_at = time.perf_counter()
             analysis_id = _commit(store, computed, as_of, run_id, path)
         except BaseException:
-            written.cancel()
-            concurrent.futures.wait([written])
+            for written in writes:
+                written.cancel()
+            concurrent.futures.wait(writes)
             path.unlink(missing_ok=True)
             raise
     committed_at = time.perf_counter()

@@ -27,6 +27,27 @@ TENANT_SOURCES = ("signin_crm", "signin_erp", "entra_signin")
 LAST_SUCCESS_KEPT_SINCE = date(2023, 12, 1)
 # A source whose evidence stops more than this many days before the as-of day no longer speaks.
 STALE_DAYS = 3
+# Within one analysis, a user's activity, sign-in attempts and licenses are matched by a
+# 128-bit number made of two independent 64-bit hashes of (profile, user id), not by the
+# 36-character id strings: grouping and joining by one number took a third to a half of the
+# time (bench/bench_analyze.py). Two users share it with odds of about n^2 / 2^129 for n users
+# (1e-27 at a million). The hashes are Polars' own, stable only within one Polars version, so
+# they are never stored.
+USER_KEY = "_user"
+# the user key with the evidence class's number XOR-ed into its low bits: one join key per
+# (user, class), as unlikely to be shared
+USER_CLASS_KEY = "_user_class"
+
+
+def user_key(profile: str = "profile", user: str = "user_id") -> pl.Expr:
+    pair = pl.struct(profile, user)
+    high, low = (pair.hash(seed).cast(pl.UInt128) for seed in (1, 2))
+    return (high * pl.lit(1 << 64, pl.UInt128) + low).alias(USER_KEY)
+
+
+def user_class_key() -> pl.Expr:
+    """USER_CLASS_KEY of a frame with USER_KEY and class_id."""
+    return pl.col(USER_KEY).xor(pl.col("class_id").cast(pl.UInt128)).alias(USER_CLASS_KEY)
 
 
 def evidence_classes(families: Families, profiles: list[str], environments: pl.DataFrame
@@ -36,27 +57,27 @@ def evidence_classes(families: Families, profiles: list[str], environments: pl.D
     `environments`: (profile, url, families) of every Dataverse environment known (configured,
     discovered, or seen in activity files).
     """
-    family_rows: list[tuple[str, str, str]] = []
-    channel_rows: list[tuple[str, str, str, str]] = []
+    family_rows: list[tuple[str, str, int]] = []
+    channel_rows: list[tuple[str, int, str, str]] = []
     for profile in profiles:
         envs = environments.filter(pl.col("profile") == profile)
         channels: list[tuple[str, str, list[str]]] = [(s, "", []) for s in TENANT_SOURCES]
         channels += [(DATAVERSE, row["url"], list(row["families"] or []))
                      for row in envs.iter_rows(named=True)]
-        classes: dict[frozenset[tuple[str, str]], str] = {}
+        classes: dict[frozenset[tuple[str, str]], int] = {}
         for key, family in families.families.items():
             counted = frozenset(
                 (source, env) for source, env, env_families in channels
                 if source in family.sources
                 and (source != DATAVERSE or families.counts_environment(key, env_families)))
             if counted not in classes:
-                classes[counted] = f"c{len(classes)}"
+                classes[counted] = len(classes)  # a number: grouped and joined on
                 channel_rows += [(profile, classes[counted], s, e) for s, e in sorted(counted)]
             family_rows.append((profile, key, classes[counted]))
     family_class = pl.DataFrame(family_rows, orient="row", schema={
-        "profile": pl.String, "family": pl.String, "class_id": pl.String})
+        "profile": pl.String, "family": pl.String, "class_id": pl.UInt32})
     class_channel = pl.DataFrame(channel_rows, orient="row", schema={
-        "profile": pl.String, "class_id": pl.String, "source": pl.String,
+        "profile": pl.String, "class_id": pl.UInt32, "source": pl.String,
         "environment": pl.String})
     return family_class, class_channel
 
@@ -124,26 +145,31 @@ def tenant_coverage(channels: pl.LazyFrame, class_channel: pl.LazyFrame) -> pl.L
         .agg(pl.col("coverage_start").min().alias("_tenant_start")))
 
 
-def dataverse_coverage(channels: pl.LazyFrame, licenses: pl.LazyFrame,
-                       class_channel: pl.LazyFrame) -> pl.LazyFrame:
-    """Per (profile, user_id, class_id): the earliest coverage_start among the class's Dataverse
-    environments where the user has a human systemuser (`dataverse_environments` of their
-    license rows: systemuserids differ per environment, the join is on the Entra object id).
-    No row: no environment can speak for them."""
-    return (
-        # exploded before unique: unique over a list column takes a slow path
-        licenses.select("profile", "user_id",
-                        pl.col("dataverse_environments").alias("environment"))
-        .explode("environment").drop_nulls("environment").unique()
-        .join(channels.filter(pl.col("source") == DATAVERSE), on=["profile", "environment"])
-        .join(class_channel, on=["profile", "source", "environment"])
-        .group_by("profile", "user_id", "class_id")
-        .agg(pl.col("coverage_start").min().alias("_dataverse_start")))
+def dataverse_start(channels: pl.DataFrame, class_channel: pl.DataFrame) -> pl.Expr:
+    """`_dataverse_start` of a license row (profile, class_id, dataverse_environments): the
+    earliest coverage_start among the class's Dataverse environments where the user has a human
+    systemuser (systemuserids differ per environment; the list holds the environments whose
+    systemuser carries the user's Entra object id). Null: no environment can speak for them.
+
+    An expression per speaking environment (a handful), not a join: exploding every user's
+    environments and grouping them back per (user, class) took a quarter of a daily analysis's
+    facts step at 200,000 users."""
+    speaking = (channels.filter(pl.col("source") == DATAVERSE)
+                .join(class_channel, on=["profile", "source", "environment"])
+                .group_by("profile", "environment", "coverage_start", maintain_order=True)
+                .agg(pl.col("class_id").unique().sort()))
+    starts = [
+        pl.when((pl.col("profile") == profile) & pl.col("class_id").is_in(classes)
+                & pl.col("dataverse_environments").list.contains(environment))
+        .then(pl.lit(start, pl.Date))
+        for profile, environment, start, classes in speaking.iter_rows()]
+    return (pl.min_horizontal(starts) if starts else pl.lit(None, pl.Date)).alias(
+        "_dataverse_start")
 
 
 def coverage_start() -> pl.Expr:
-    """The earliest start of any channel that can speak for the user (null: none), after
-    joining tenant_coverage and dataverse_coverage."""
+    """The earliest start of any channel that can speak for the user (null: none), given
+    tenant_coverage's and dataverse_start's columns."""
     return pl.min_horizontal("_tenant_start", "_dataverse_start").alias("coverage_start")
 
 
@@ -161,15 +187,14 @@ def success_snapshot_rows(users: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
 
 def class_activity(state: pl.LazyFrame, class_channel: pl.DataFrame, as_of: date,
                    windows: dict[str, int]) -> pl.LazyFrame:
-    """Per (profile, user_id, class_id): last_at, last_source and active days per window.
+    """Per USER_CLASS_KEY: last_at, last_source and active days per window.
 
     A day active in two channels of the class counts once (masks are OR-ed per slot). One
     group_by with plain max / bitwise-or aggregations does it all, because it is the hot spot of
-    a daily analysis (a row per channel of every user, keyed by user id strings): a window's
+    a daily analysis (a row per channel of every user, keyed by USER_CLASS_KEY): a window's
     days are a popcount per mask slot afterwards, and the latest source rides in the low digits
     of a (last_at, source rank) number, so it is a max too (ties: the greatest source name).
     """
-    key = ["profile", "user_id", "class_id"]
     sources = sorted(set(class_channel["source"].to_list()))
     rank = {source: i for i, source in enumerate(sources)}
     radix = max(len(sources), 1)
@@ -178,11 +203,13 @@ def class_activity(state: pl.LazyFrame, class_channel: pl.DataFrame, as_of: date
     ranked = class_channel.with_columns(
         pl.col("source").replace_strict(rank, return_dtype=pl.Int64).alias("_rank"))
     grouped = (
-        state.join(ranked.lazy(), on=["profile", "source", "environment"])
-        .select(*key, "last_at", "_rank",
+        # hashed before the join: fewer rows to hash, and no id strings carried through it
+        state.select("profile", "source", "environment", user_key(), "last_at", *MASKS)
+        .join(ranked.lazy(), on=["profile", "source", "environment"])
+        .select(user_class_key(), "last_at", "_rank",
                 (pl.col("last_at").cast(pl.Int64) * radix + pl.col("_rank")).alias("_latest"),
                 *MASKS)
-        .group_by(key)
+        .group_by(USER_CLASS_KEY)
         .agg(pl.col("last_at").max(), pl.col("_latest").max(),
              pl.col("_rank").max().alias("_any_rank"),
              *(pl.col(MASKS[slot]).bitwise_or() for slot in bits))
@@ -197,4 +224,4 @@ def class_activity(state: pl.LazyFrame, class_channel: pl.DataFrame, as_of: date
             (pl.col(MASKS[slot]) & pl.lit(masks[name], pl.UInt64)).bitwise_count_ones()
             .cast(pl.Int64) for slot, masks in bits.items()).alias(name)
         for name in windows]
-    return grouped.select(*key, "last_at", last_source.alias("last_source"), *counts)
+    return grouped.select(USER_CLASS_KEY, "last_at", last_source.alias("last_source"), *counts)

@@ -28,7 +28,7 @@ from license_analyzer.config import Config
 from license_analyzer.pipeline.analyze import _environments, _profiles
 from license_analyzer.pipeline.evidence import evidence_classes
 from license_analyzer.pipeline.tables import read_tables
-from license_analyzer.store.activity import scan_activity
+from license_analyzer.store.activity import registered_files, scan_activity
 from license_analyzer.store.db import Store
 
 EXPORT_SCHEMA: dict[str, pl.DataType] = {
@@ -43,7 +43,7 @@ def channel_products(config: Config, store: Store) -> pl.DataFrame:
     tables = read_tables(store)
     profiles = _profiles(config, tables)
     family_class, class_channel = evidence_classes(load_families(), profiles,
-                                                   _environments(store, tables))
+                                                   _environments(tables, registered_files(store)))
     return (class_channel.join(family_class, on=["profile", "class_id"])
             .select("profile", "source", "environment", pl.col("family").alias("product"))
             .unique())

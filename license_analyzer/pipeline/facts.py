@@ -34,13 +34,17 @@ from license_analyzer.errors import ConfigError
 from license_analyzer.pipeline.activity_state import KEEP_DAYS, end_of_day
 from license_analyzer.pipeline.evidence import (
     DATAVERSE,
+    USER_CLASS_KEY,
+    USER_KEY,
     channel_coverage,
     class_activity,
     coverage_start,
-    dataverse_coverage,
+    dataverse_start,
     evidence_classes,
     success_snapshot_rows,
     tenant_coverage,
+    user_class_key,
+    user_key,
 )
 from license_analyzer.pipeline.thresholds import min_history_column, threshold_columns
 
@@ -210,8 +214,8 @@ def license_rows(tables: dict[str, pl.LazyFrame], as_of: date
 
 
 def attempts(signins: pl.LazyFrame, profiles: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
-    """Per user: the latest sign-in attempt known at the end of the as-of day, and whether
-    attempts are known at all (collected, with Entra ID P1)."""
+    """Per user (USER_KEY): the latest sign-in attempt known at the end of the as-of day, and
+    whether attempts are known at all (collected, with Entra ID P1)."""
     end = end_of_day(as_of)
     tried = pl.col("last_sign_in_at"), pl.col("last_non_interactive_sign_in_at")
     after = pl.any_horizontal(*(a >= end for a in tried)).fill_null(False)
@@ -219,7 +223,7 @@ def attempts(signins: pl.LazyFrame, profiles: pl.LazyFrame, as_of: date) -> pl.L
     return (
         signins.join(p1, on="profile", how="left")
         .select(
-            "profile", pl.col("id").alias("user_id"), "sign_in_activity_collected",
+            user_key(user="id"), "sign_in_activity_collected",
             # the attempts known at the end of the as-of day; a later value hides the earlier
             (pl.col("sign_in_activity_collected") & (pl.col("has_p1") != False)  # noqa: E712
              .fill_null(True) & ~after).alias("_attempt_known"),
@@ -237,7 +241,7 @@ def _windows(config: Config) -> dict[str, int]:
 
 def user_activity(config: Config, inputs: Inputs, families: Families, as_of: date
                   ) -> pl.LazyFrame:
-    """Per (profile, user_id, class_id): last activity and active days per window (see
+    """Per (user, evidence class): last activity and active days per window (see
     evidence.class_activity), the input build_facts joins to the licenses. Collected on its
     own with the streaming engine: it is a group_by over every state row, where that engine is
     twice as fast as the in-memory one; the joins after it are the other way round."""
@@ -258,11 +262,11 @@ def build_facts(config: Config, inputs: Inputs, families: Families, as_of: date,
     family_class, class_channel = evidence_classes(families, inputs.profiles, inputs.environments)
     signins = inputs.signins.filter(wanted)
     channels = channel_coverage(tables["Coverage"], tables["Profile"], tables["Environment"],
-                                as_of)
-    tenant = tenant_coverage(channels, class_channel.lazy())
+                                as_of).collect()
+    tenant = tenant_coverage(channels.lazy(), class_channel.lazy())
     held = inputs.licenses.filter(wanted)
-    dataverse = dataverse_coverage(channels, held, class_channel.lazy())
-    skus = sku_table(tables, held, config.prices)
+    skus = (sku_table(tables, held, config.prices).select("profile", "sku_id", *SKU_COLUMNS)
+            .join(family_class.lazy(), on=["profile", "family"], how="left"))
     dynamics = [k for k, f in families.families.items() if DATAVERSE in f.sources]
     fo_envs = (tables["Environment"].filter(pl.col("kind") == "finance_operations")
                .select("profile").unique().with_columns(pl.lit(True).alias("_has_fo")))
@@ -272,15 +276,15 @@ def build_facts(config: Config, inputs: Inputs, families: Families, as_of: date,
     # names). Joins keep the left order, so both halves stay aligned and sorted like `held`.
     left: dict[str, Any] = {"how": "left", "maintain_order": "left"}
     facts = (
-        held.select("profile", "user_id", "sku_id", "assigned_since", "_read_only",
-                    "_fo_enabled")
-        .join(skus.select("profile", "sku_id", *SKU_COLUMNS), on=["profile", "sku_id"], **left)
-        .join(family_class.lazy(), on=["profile", "family"], **left)
-        .join(attempts(signins, tables["Profile"], as_of), on=["profile", "user_id"], **left)
+        held.select("profile", user_key(), "sku_id", "assigned_since", "_read_only",
+                    "_fo_enabled", "dataverse_environments")
+        .join(skus, on=["profile", "sku_id"], **left)
+        .with_columns(dataverse_start(channels, class_channel), user_class_key())
+        .drop("dataverse_environments")
+        .join(attempts(signins, tables["Profile"], as_of), on=USER_KEY, **left)
         .join(fo_envs, on="profile", **left)
-        .join(activity, on=["profile", "user_id", "class_id"], **left)
+        .join(activity, on=USER_CLASS_KEY, **left)
         .join(tenant, on=["profile", "class_id", "sign_in_activity_collected"], **left)
-        .join(dataverse, on=["profile", "user_id", "class_id"], **left)
         .with_columns(coverage_start(),
                       pl.when(pl.col("_has_fo").fill_null(False)).then(pl.col("_fo_enabled"))
                       .alias("fo_enabled"))

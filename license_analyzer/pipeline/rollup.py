@@ -26,7 +26,7 @@ from license_analyzer.pipeline.activity_state import (
     empty_state,
     ungrouped,
 )
-from license_analyzer.store.activity import registered_files, scan_activity_from
+from license_analyzer.store.activity import scan_activity_from
 from license_analyzer.store.db import Store
 from license_analyzer.store.models import ActivityFile
 
@@ -99,9 +99,10 @@ def _days(rows: pl.LazyFrame, after: date | None, through: date) -> pl.LazyFrame
     return rows.filter(day <= through if after is None else (day > after) & (day <= through))
 
 
-def plan_state(store: Store, as_of: date, *, incremental: bool = True) -> StatePlan:
-    """The lazy state as of `as_of`, from the newest usable rollup when `incremental`."""
-    files = registered_files(store)
+def plan_state(store: Store, files: list[ActivityFile], as_of: date, *,
+               incremental: bool = True) -> StatePlan:
+    """The lazy state as of `as_of` from the registered activity `files`
+    (store.activity.registered_files), from the newest usable rollup when `incremental`."""
     max_id = max((f.id or 0 for f in files), default=0)
     base = None
     if incremental:

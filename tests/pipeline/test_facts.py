@@ -219,6 +219,34 @@ def test_environment_mapped_to_one_family_counts_only_for_it(store: Store) -> No
     assert sales_fact["last_activity"] is None
 
 
+def test_coverage_is_the_earliest_of_the_environments_that_count_where_the_user_is(
+        store: Store) -> None:
+    late = AS_OF - timedelta(days=20)
+    other_env = "https://field.crm.dynamics.com"
+    with store.session() as s:
+        sku = sales_tenant(s, store)  # SALES_ENV audited since COVERAGE_FROM
+        add_environment(s, SERVICE_ENV)
+        add_coverage(s, "dataverse_audit", late, AS_OF + timedelta(days=1),
+                     environment=SERVICE_ENV)
+        # audited for longest, but it counts only for Field Service
+        add_environment(s, other_env, families=["field_service"])
+        add_coverage(s, "dataverse_audit", COVERAGE_FROM - timedelta(days=100),
+                     AS_OF + timedelta(days=1), environment=other_env)
+        for name, envs in (("both", [SALES_ENV, SERVICE_ENV]), ("late_only", [SERVICE_ENV]),
+                           ("elsewhere", [SERVICE_ENV, other_env])):
+            uid = add_user(s, name, last_sign_in_at=days_before(AS_OF, 1)).id
+            assign(s, uid, sku, since=LONG_AGO)
+            for env in envs:
+                add_systemuser(s, env, uid)
+    facts = facts_by_upn(store)
+    assert facts[("both", "DYN365_ENTERPRISE_SALES")]["coverage_start"] == COVERAGE_FROM
+    assert facts[("both", "DYN365_ENTERPRISE_SALES")]["bucket"] == "never_used"
+    for name in ("late_only", "elsewhere"):
+        fact = facts[(name, "DYN365_ENTERPRISE_SALES")]
+        assert fact["coverage_start"] == late
+        assert (fact["bucket"], fact["sufficient_history"]) == ("in_grace", False)
+
+
 def test_group_and_direct_assignment_of_one_sku(store: Store) -> None:
     with store.session() as s:
         sku = sales_tenant(s, store)

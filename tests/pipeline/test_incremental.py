@@ -154,3 +154,29 @@ def test_a_week_of_daily_analyses_rolls_up_once_and_matches_full(store: Store) -
         full = compute(config, store, day, incremental=False)
         assert_frame_equal(load_facts(store, daily.analysis_id), full.facts)
     assert rolled == [start - timedelta(days=3 - ROLL_EVERY_DAYS)]
+
+
+@pytest.mark.parametrize("fails", ["positions", "_commit"])
+def test_a_failure_after_the_facts_are_written_leaves_the_previous_analysis(
+        store: Store, monkeypatch: pytest.MonkeyPatch, fails: str) -> None:
+    """The facts file is written while the positions are computed and the caches saved; when
+    anything after that fails, the file is deleted and the last analysis stays the latest."""
+    from license_analyzer.pipeline import analyze as analyze_module
+
+    _tenant(store)
+    config = make_config(store=store)
+    before = analyze(config, store, AS_OF - timedelta(days=1))
+    facts_dir = store.data_dir / analyze_module.FACTS_DIR
+    files = sorted(facts_dir.iterdir())
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("killed")
+
+    monkeypatch.setattr(analyze_module, fails, broken)
+    with pytest.raises(RuntimeError, match="killed"):
+        analyze(config, store, AS_OF)
+    assert sorted(facts_dir.iterdir()) == files
+    latest = analyze_module.latest_analysis(store)
+    assert latest is not None and latest.id == before.analysis_id
+    monkeypatch.undo()
+    assert analyze(config, store, AS_OF).as_of == AS_OF
