@@ -40,8 +40,10 @@ USER_CLASS_KEY = "_user_class"
 
 
 def user_key(profile: str = "profile", user: str = "user_id") -> pl.Expr:
-    pair = pl.struct(profile, user)
-    high, low = (pair.hash(seed).cast(pl.UInt128) for seed in (1, 2))
+    # each half: the id's hash XOR the profile's (two column hashes took a third of the time
+    # of one hash of the pair as a struct)
+    high, low = ((pl.col(user).hash(seed) ^ pl.col(profile).hash(seed + 2)).cast(pl.UInt128)
+                 for seed in (1, 2))
     return (high * pl.lit(1 << 64, pl.UInt128) + low).alias(USER_KEY)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -57,12 +59,27 @@ def _sqlite_pragmas(lock_timeout_s: float) -> Any:
         # WAL lets a reader (the report) run beside the writer (collect); busy_timeout makes a
         # second writer wait instead of failing at once.
         cursor.execute(f"PRAGMA busy_timeout={int(lock_timeout_s * 1000)}")
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _switch_to_wal(cursor, lock_timeout_s)
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
     return on_connect
+
+
+def _switch_to_wal(cursor: Any, lock_timeout_s: float) -> None:
+    """PRAGMA journal_mode=WAL, retried while the database is locked: SQLite does not call the
+    busy handler for it, so two programs opening a new store at once failed about one time in
+    five ("database is locked") whatever busy_timeout said."""
+    deadline = time.monotonic() + lock_timeout_s
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.02)
 
 
 def default_data_dir(url: str, base: Path) -> Path:
