@@ -241,7 +241,9 @@ def child(args: argparse.Namespace) -> None:
 
 def activity_step(config: Config, store: Store, as_of: date) -> int:
     """The part of analyze that computes per (user, evidence class) last activity and active
-    days in 30/60/90 days, from every activity row (no rollup): what DuckDB is compared with."""
+    days in 30/60/90 days, from every activity row (no rollup): what DuckDB is compared with.
+    Its rows name the user by analyze's 128-bit user key (evidence.USER_KEY), which the facts
+    step joins to the license rows that carry the ids; DuckDB's name them by id."""
     from license_analyzer.catalog import load_families
     from license_analyzer.pipeline.analyze import _environments
     from license_analyzer.pipeline.evidence import class_activity, evidence_classes

@@ -174,9 +174,13 @@ def analyze(config: Config, store: Store, as_of: date | None = None, run_id: int
     # commits.
     writes: list[concurrent.futures.Future[None]] = []
     with ThreadPoolExecutor(max_workers=1) as pool:
+
+        def start_writing(facts: pl.DataFrame) -> None:
+            writes.append(pool.submit(_write_facts, facts, path))
+
         try:
-            computed = compute(config, store, as_of, incremental=incremental, on_facts=lambda
-                               facts: writes.append(pool.submit(_write_facts, facts, path)))
+            computed = compute(config, store, as_of, incremental=incremental,
+                               on_facts=start_writing)
             computed_at = time.perf_counter()
             _save_caches(store, computed)
             writes[0].result()
