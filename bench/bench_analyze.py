@@ -244,9 +244,8 @@ def activity_step(config: Config, store: Store, as_of: date) -> int:
     days in 30/60/90 days, from every activity row (no rollup): what DuckDB is compared with.
     Its rows name the user by analyze's 128-bit user key (evidence.USER_KEY), which the facts
     step joins to the license rows that carry the ids; DuckDB's name them by id."""
-    from license_analyzer.catalog import load_families
-    from license_analyzer.pipeline.analyze import _environments
-    from license_analyzer.pipeline.evidence import class_activity, evidence_classes
+    from license_analyzer.pipeline.analyze import known_evidence_classes
+    from license_analyzer.pipeline.evidence import class_activity
     from license_analyzer.pipeline.facts import WINDOWS
     from license_analyzer.pipeline.rollup import plan_state
     from license_analyzer.pipeline.tables import read_tables
@@ -254,7 +253,7 @@ def activity_step(config: Config, store: Store, as_of: date) -> int:
 
     tables = read_tables(store)
     files = registered_files(store)
-    _, class_channel = evidence_classes(load_families(), [PROFILE], _environments(tables, files))
+    _, class_channel = known_evidence_classes(tables, files, [PROFILE])
     plan = plan_state(store, files, as_of, incremental=False)
     frame = class_activity(plan.state, class_channel, as_of, WINDOWS).collect(engine="streaming")
     return frame.height

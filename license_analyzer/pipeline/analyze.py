@@ -24,6 +24,7 @@ from license_analyzer.catalog import load_families
 from license_analyzer.config import Config
 from license_analyzer.errors import ConfigError
 from license_analyzer.pipeline import user_cache
+from license_analyzer.pipeline.evidence import evidence_classes
 from license_analyzer.pipeline.facts import Inputs, build_facts, sku_table, user_activity
 from license_analyzer.pipeline.position import department_positions, positions
 from license_analyzer.pipeline.rollup import StatePlan, plan_state, prune_rollups, save_rollup
@@ -100,6 +101,12 @@ def _environments(tables: dict[str, pl.LazyFrame], files: list[ActivityFile]) ->
     return pl.concat([known, more]).with_columns(pl.col("families").fill_null([]))
 
 
+def known_evidence_classes(tables: dict[str, pl.LazyFrame], files: list[ActivityFile],
+                           profiles: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """evidence.evidence_classes of `profiles` over every Dataverse environment known."""
+    return evidence_classes(load_families(), profiles, _environments(tables, files))
+
+
 def compute(config: Config, store: Store, as_of: date, *, incremental: bool = True,
             on_facts: Callable[[pl.DataFrame], object] | None = None) -> Computed:
     """Facts, positions and department positions as of `as_of`; `on_facts` gets the facts as
@@ -128,11 +135,13 @@ def compute(config: Config, store: Store, as_of: date, *, incremental: bool = Tr
     rollup = plan.save.collect(engine="streaming") if plan.save is not None else None
     lap("rollup")
     state = plan.state_after(rollup) if rollup is not None else plan.state
+    profiles = _profiles(config, tables)
+    family_class, class_channel = known_evidence_classes(tables, files, profiles)
     inputs = Inputs(tables=tables, licenses=users.licenses.lazy(), signins=users.signins.lazy(),
-                    state=state, environments=_environments(tables, files),
-                    profiles=_profiles(config, tables))
+                    state=state, family_class=family_class, class_channel=class_channel,
+                    profiles=profiles)
     families = load_families()
-    activity = user_activity(config, inputs, families, as_of).collect(engine="streaming")
+    activity = user_activity(config, inputs, as_of).collect(engine="streaming")
     lap("activity")
     # in memory: the streaming engine took 3-4x as long over these joins of a few 100,000 rows
     facts = build_facts(config, inputs, families, as_of, activity.lazy()).collect(

@@ -23,10 +23,8 @@ from pathlib import Path
 
 import polars as pl
 
-from license_analyzer.catalog import load_families
 from license_analyzer.config import Config
-from license_analyzer.pipeline.analyze import _environments, _profiles
-from license_analyzer.pipeline.evidence import evidence_classes
+from license_analyzer.pipeline.analyze import _profiles, known_evidence_classes
 from license_analyzer.pipeline.tables import read_tables
 from license_analyzer.store.activity import registered_files, scan_activity
 from license_analyzer.store.db import Store
@@ -42,8 +40,8 @@ def channel_products(config: Config, store: Store) -> pl.DataFrame:
     """(profile, source, environment, product): which family each evidence channel counts for."""
     tables = read_tables(store)
     profiles = _profiles(config, tables)
-    family_class, class_channel = evidence_classes(load_families(), profiles,
-                                                   _environments(tables, registered_files(store)))
+    family_class, class_channel = known_evidence_classes(tables, registered_files(store),
+                                                         profiles)
     return (class_channel.join(family_class, on=["profile", "class_id"])
             .select("profile", "source", "environment", pl.col("family").alias("product"))
             .unique())

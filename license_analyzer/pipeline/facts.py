@@ -40,7 +40,6 @@ from license_analyzer.pipeline.evidence import (
     class_activity,
     coverage_start,
     dataverse_start,
-    evidence_classes,
     success_snapshot_rows,
     tenant_coverage,
     user_class_key,
@@ -89,7 +88,8 @@ class Inputs:
     licenses: pl.LazyFrame
     signins: pl.LazyFrame
     state: pl.LazyFrame
-    environments: pl.DataFrame  # (profile, url, families) of every Dataverse environment
+    family_class: pl.DataFrame  # evidence.evidence_classes over every known environment
+    class_channel: pl.DataFrame
     profiles: list[str]
 
 
@@ -246,17 +246,15 @@ def _windows(config: Config) -> dict[str, int]:
     return {**WINDOWS, LOW_WINDOW: analysis.low_usage_window_days}
 
 
-def user_activity(config: Config, inputs: Inputs, families: Families, as_of: date
-                  ) -> pl.LazyFrame:
+def user_activity(config: Config, inputs: Inputs, as_of: date) -> pl.LazyFrame:
     """Per (user, evidence class): last activity and active days per window (see
     evidence.class_activity), the input build_facts joins to the licenses. Collected on its
     own with the streaming engine: it is a group_by over every state row, where that engine is
     twice as fast as the in-memory one; the joins after it are the other way round."""
     wanted = pl.col("profile").is_in(inputs.profiles)
-    _, class_channel = evidence_classes(families, inputs.profiles, inputs.environments)
     signins = inputs.signins.filter(wanted)
     state = pl.concat([inputs.state.filter(wanted), success_snapshot_rows(signins, as_of)])
-    return class_activity(state, class_channel, as_of, _windows(config))
+    return class_activity(state, inputs.class_channel, as_of, _windows(config))
 
 
 def build_facts(config: Config, inputs: Inputs, families: Families, as_of: date,
@@ -266,7 +264,7 @@ def build_facts(config: Config, inputs: Inputs, families: Families, as_of: date,
     windows = _windows(config)
     tables = inputs.tables
     wanted = pl.col("profile").is_in(inputs.profiles)
-    family_class, class_channel = evidence_classes(families, inputs.profiles, inputs.environments)
+    family_class, class_channel = inputs.family_class, inputs.class_channel
     signins = inputs.signins.filter(wanted)
     channels = channel_coverage(tables["Coverage"], tables["Profile"], tables["Environment"],
                                 as_of).collect()
