@@ -197,13 +197,15 @@ def class_activity(state: pl.LazyFrame, class_channel: pl.DataFrame, as_of: date
     days are a popcount per mask slot afterwards, and the latest source rides in the low digits
     of a (last_at, source rank) number, so it is a max too (ties: the greatest source name).
     """
-    sources = sorted(set(class_channel["source"].to_list()))
-    rank = {source: i for i, source in enumerate(sources)}
+    sources = pl.Series("source", sorted(set(class_channel["source"].to_list())),
+                        dtype=pl.String)
     radix = max(len(sources), 1)
     bits = {block % SLOTS: masks for block, masks in window_bits(as_of, windows).items()}
-    # the source's rank comes with the join (a handful of channel rows), not per state row
-    ranked = class_channel.with_columns(
-        pl.col("source").replace_strict(rank, return_dtype=pl.Int64).alias("_rank"))
+    # the source's rank (its index in `sources`) comes with the join (a handful of channel
+    # rows), not per state row
+    ranked = class_channel.join(
+        sources.to_frame().with_row_index("_rank").with_columns(pl.col("_rank").cast(pl.Int64)),
+        on="source")
     grouped = (
         # hashed before the join: fewer rows to hash, and no id strings carried through it
         state.select("profile", "source", "environment", user_key(), "last_at", *MASKS)
@@ -216,11 +218,9 @@ def class_activity(state: pl.LazyFrame, class_channel: pl.DataFrame, as_of: date
              pl.col("_rank").max().alias("_any_rank"),
              *(pl.col(MASKS[slot]).bitwise_or() for slot in bits))
     )
-    source_of = {i: source for source, i in rank.items()}
-    last_source = (
+    last_source = pl.lit(sources).gather(
         pl.when(pl.col("last_at").is_null()).then(pl.col("_any_rank"))  # all-null: any wins
-        .otherwise(pl.col("_latest") % radix)
-        .replace_strict(source_of, return_dtype=pl.String))
+        .otherwise(pl.col("_latest") % radix))
     counts = [
         pl.sum_horizontal(
             (pl.col(MASKS[slot]) & pl.lit(masks[name], pl.UInt64)).bitwise_count_ones()

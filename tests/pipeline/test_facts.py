@@ -332,3 +332,12 @@ def test_facts_frame_types_are_stable(store: Store) -> None:
     assert schema["last_activity"] == pl.Datetime("us", "UTC")
     assert schema["coverage_start"] == pl.Date
     assert schema["as_of"] == pl.Date
+
+
+def test_nothing_collected_and_no_profile_configured_is_an_empty_analysis(store: Store) -> None:
+    # no profile means no evidence channel at all: the activity step has nothing to rank
+    outcome = analyze(make_config(store=store, profiles=()), store, AS_OF)
+    assert (outcome.users, outcome.assignments) == (0, 0)
+    facts = load_facts(store)
+    assert facts.height == 0 and facts.columns == FACT_COLUMNS
+    assert facts.schema["last_activity_source"] == pl.String
