@@ -250,13 +250,14 @@ NoteOpt = Annotated[str | None, typer.Option("--note", help="Why.")]
 
 def _decide(decision: str, ids: list[str], by: str, note: str | None,
             until: date | None = None) -> None:
+    from license_analyzer.output import say
     from license_analyzer.rules.review import decide
     from license_analyzer.run import open_configured_store
 
     config = state.config()
     for line in decide(open_configured_store(config), ids, decision, by=by, note=note,
                        until=until):
-        typer.echo(line)
+        say(line)
 
 
 @candidates_app.command("approve")
@@ -307,7 +308,7 @@ def candidates_apply(
 @candidates_app.command("restore")
 def candidates_restore(ids: list[str]) -> None:
     """Undo applied reclamations from the recorded prior state."""
-    from license_analyzer.rules.apply import restore_candidates
+    from license_analyzer.rules.restore import restore_candidates
 
     raise typer.Exit(restore_candidates(state.config(), ids))
 

@@ -134,8 +134,10 @@ class NotifyConfig(_Section):
 class ReclamationConfig(_Section):
     enabled: bool = False
     max_per_run: int = Field(default=25, ge=0)
-    protected_users: list[str] = Field(default_factory=list)
-    protected_groups: list[str] = Field(default_factory=list)
+    protected_users: list[str] = Field(default_factory=list)  # UPNs or object ids
+    protected_groups: list[str] = Field(default_factory=list)  # group ids or display names
+    # apply refuses candidates whose analysis is older than this: run analyze first
+    max_evidence_age_days: int = Field(default=7, ge=0)
 
 
 class ExclusionsConfig(_Section):

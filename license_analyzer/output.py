@@ -1,10 +1,18 @@
-"""Printing rows as a rich table, JSON or CSV: the three formats of every listing command."""
+"""Printing rows as a rich table, JSON or CSV: the three formats of every listing command.
+
+Tenant text (user, group, SKU and department names) is hostile until shown safely: the table
+gets it as plain rich Text, never as markup (a group named "[/]" would crash the table,
+"[link=...]" would become a clickable link), control and direction characters are shown as
+escapes rather than sent to the terminal, and CSV cells a spreadsheet would run as formulas get
+the report's leading quote.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import sys
+import unicodedata
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
@@ -12,6 +20,34 @@ from typing import Any
 import orjson
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
+
+from license_analyzer.report.safety import neutralize_cell
+
+# Characters that rewrite what a terminal shows without being control characters themselves:
+# bidirectional overrides and isolates (a name that reads backwards), zero-width marks.
+_INVISIBLE = frozenset("\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+                       "\u2066\u2067\u2068\u2069\ufeff")
+
+
+def visible(text: str) -> str:
+    """`text` with every control, direction and zero-width character written as an escape
+    (ESC as \\x1b, U+202E as \\u202e), so a terminal shows exactly what is there."""
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        if ch in _INVISIBLE or (unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp")):
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def say(line: str) -> None:
+    """One line of tenant-derived text to stdout, control characters made visible."""
+    sys.stdout.write(visible(line) + "\n")
 
 
 def _plain(value: Any) -> Any:
@@ -31,19 +67,20 @@ def to_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None)
     writer = csv.DictWriter(buffer, fieldnames=names, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: _plain(row.get(k)) for k in names})
+        writer.writerow({k: neutralize_cell(_plain(row.get(k))) for k in names})
     return buffer.getvalue()
 
 
 Column = tuple[str, str]  # (field, header shown in the table)
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any) -> Text:
+    """Plain text, never rich markup."""
     if value is None:
-        return ""
+        return Text("")
     if isinstance(value, float):
-        return f"{value:,.2f}"
-    return str(_plain(value))
+        return Text(f"{value:,.2f}")
+    return Text(visible(str(_plain(value))))
 
 
 def print_rows(rows: Sequence[dict[str, Any]], fmt: str,

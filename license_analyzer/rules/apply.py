@@ -1,35 +1,38 @@
-"""`candidates apply` and `candidates restore`: carrying out approved candidates through Graph.
+"""`candidates apply`: carrying out approved candidates through Graph, one at a time.
 
-Safety, in order: nothing changes without --execute and [reclamation] enabled; the live
-assignment and sign-in are re-read first and a candidate whose world changed is skipped;
-protected users and groups are refused; at most max_per_run changes; the prior state is
-recorded (AppliedChange) before each call so `restore` can undo it; the first permission
-error stops the run with its fix (exit 3). Direct removals are confirmed at once; group
-removals, which Microsoft processes asynchronously, on a later run (`confirm_pending`).
+Safety, in order: nothing changes without --execute and [reclamation] enabled; the run holds
+the job lock (no second apply, restore, import or daily job at once); changes an earlier apply
+left unfinished are settled first; the approved list is re-read before each candidate, so a
+rejection made during the run is honoured; each candidate passes the checks of live_checks.py
+(offline, then against the tenant read right now) or is skipped with its reason; it is claimed
+with compare-and-set, and every Graph call is recorded as it goes (change_log.py) so a partial
+failure can be restored exactly; at most max_per_run changes are attempted, failed and
+unanswered ones included; the first permission error stops the run with its fix (exit 3).
+Direct removals are confirmed by reading the user again; group removals, which Microsoft
+processes asynchronously, on a later run (`confirm_pending`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from datetime import date
 from typing import Any
 
-import httpx
 from sqlmodel import col, select
 
 from license_analyzer.config import Config, ProfileConfig
 from license_analyzer.errors import AuthError, ConfigError, ExitCode, LicenseAnalyzerError
-from license_analyzer.output import print_rows
+from license_analyzer.output import print_rows, say
 from license_analyzer.redact import redact
-from license_analyzer.rules import graph_ops
-from license_analyzer.rules.lifecycle import os_user, record
-from license_analyzer.rules.tables import family_sources
-from license_analyzer.store.db import Store, utcnow
-from license_analyzer.store.models import AppliedChange, Candidate, LicenseAssignment
+from license_analyzer.rules import change_log, graph_ops, live_checks
+from license_analyzer.sources.http import Connection
+from license_analyzer.store.db import Store
+from license_analyzer.store.lock import JobLockHolder
+from license_analyzer.store.models import Candidate, SkuState
 
-GraphFor = Callable[[str], httpx.Client]  # profile name -> its Graph client
+ConnectionFor = Callable[[str], Connection]  # profile name -> its connection
 Echo = Callable[[str], None]
-BY = "license-analyzer apply"
-PENDING_NOTE = "waiting for Microsoft to process the group removal"
+PENDING_NOTE = change_log.PENDING_NOTE
 
 
 def _open_store(config: Config) -> Store:
@@ -38,22 +41,28 @@ def _open_store(config: Config) -> Store:
     return open_configured_store(config)
 
 
-class _Graphs:
+def today_of(config: Config) -> date:
+    """[analysis] as_of fixes "today" for every day count, the evidence's age included."""
+    from license_analyzer.run import resolve_as_of
+
+    return resolve_as_of(config, None)
+
+
+class Connections:
     """One Connection per profile, opened on first use, closed at the end."""
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.connections: dict[str, Any] = {}
+        self.connections: dict[str, Connection] = {}
 
-    def __call__(self, profile_name: str) -> httpx.Client:
+    def __call__(self, profile_name: str) -> Connection:
         from license_analyzer.sources.http import connect
 
         if profile_name not in self.connections:
             profile = self._profile(profile_name)
             base = self.config.source_path.parent if self.config.source_path else None
             self.connections[profile_name] = connect(profile, base_dir=base)
-        client: httpx.Client = self.connections[profile_name].graph()
-        return client
+        return self.connections[profile_name]
 
     def _profile(self, name: str) -> ProfileConfig:
         for profile in self.config.profiles:
@@ -67,25 +76,16 @@ class _Graphs:
             connection.close()
 
 
-def _protected(config: Config, candidate: Candidate, groups: Sequence[str]) -> str | None:
-    users = {u.lower() for u in config.reclamation.protected_users}
-    if candidate.user_principal_name.lower() in users or candidate.user_id in users:
-        return "protected user ([reclamation] protected_users)"
-    protected_groups = {g.lower() for g in config.reclamation.protected_groups}
-    hit = [g for g in groups if g.lower() in protected_groups]
-    if hit:
-        return f"protected group {hit[0]} ([reclamation] protected_groups)"
-    return None
-
-
-def _approved(store: Store) -> list[Candidate]:
-    stmt = (select(Candidate).where(Candidate.status == "approved")
-            .order_by(col(Candidate.monthly_saving).desc(), col(Candidate.id)))
+def _next_approved(store: Store, seen: set[str]) -> Candidate | None:
+    """Read again before each candidate: one rejected meanwhile is not carried out."""
+    stmt = (select(Candidate).where(Candidate.status == "approved",
+                                    col(Candidate.id).notin_(sorted(seen)))
+            .order_by(col(Candidate.monthly_saving).desc(), col(Candidate.id)).limit(1))
     with store.session() as session:
-        return list(session.exec(stmt))
+        return session.exec(stmt).first()
 
 
-def _steps(candidate: Candidate) -> list[str]:
+def _steps_text(candidate: Candidate) -> str:
     evidence = candidate.evidence or {}
     steps = []
     if candidate.action == "downgrade":
@@ -93,192 +93,239 @@ def _steps(candidate: Candidate) -> list[str]:
     elif evidence.get("remove_direct"):
         steps.append(f"remove {candidate.sku_part_number}")
     steps += [f"take out of group {g}" for g in evidence.get("remove_groups") or []]
-    return steps
+    return "; ".join(steps)
 
 
-def plan_rows(config: Config, store: Store) -> list[dict[str, Any]]:
-    """What `apply --execute` would try, without asking Graph."""
+def plan_rows(config: Config, store: Store, *, today: date | None = None) -> list[dict[str, Any]]:
+    """What `apply --execute` would try, without asking Graph: one row per approved candidate,
+    best saving first, `plan` "apply" or "skip: <why>" (the checks that need no Graph call;
+    the live ones happen at apply time)."""
+    day = today or today_of(config)
     rows = []
     budget = config.reclamation.max_per_run
-    for candidate in _approved(store):
-        groups = (candidate.evidence or {}).get("remove_groups") or []
-        skip = candidate.blocked_reason or _protected(config, candidate, groups)
+    with store.session() as session:
+        approved = list(session.exec(select(Candidate).where(Candidate.status == "approved")
+                                     .order_by(col(Candidate.monthly_saving).desc(),
+                                               col(Candidate.id))))
+    for candidate in approved:
+        skip = live_checks.offline_refusal(config, store, candidate, day)
         if skip is None and budget <= 0:
             skip = "beyond max_per_run: next run"
         elif skip is None:
             budget -= 1
         rows.append({"id": candidate.id, "user_principal_name": candidate.user_principal_name,
                      "sku_part_number": candidate.sku_part_number, "action": candidate.action,
-                     "steps": "; ".join(_steps(candidate)),
-                     "monthly_saving": candidate.monthly_saving,
+                     "steps": _steps_text(candidate), "monthly_saving": candidate.monthly_saving,
+                     "version": candidate.version,
                      "plan": f"skip: {skip}" if skip else "apply"})
     return rows
 
 
-def _counts_graph_sign_in(candidate: Candidate) -> bool:
-    """Graph's last sign-in is evidence only for products whose activity it measures."""
-    family = (candidate.evidence or {}).get("family") or "other"
-    return "entra_signin" in family_sources().get(family, ["entra_signin"])
+def _part_names(store: Store, profile: str) -> dict[str, str]:
+    with store.session() as session:
+        return {s.sku_id.lower(): s.sku_part_number for s in session.exec(
+            select(SkuState).where(SkuState.profile == profile))}
 
 
-def _changed(candidate: Candidate, live: graph_ops.LiveAssignment | None) -> str | None:
-    """Why the candidate no longer fits the live tenant (None: go ahead)."""
-    if live is None:
-        return "the user no longer exists"
-    if not live.held:
-        return "the license is already gone"
-    if set(live.paths.split(",")) != set(candidate.assigned_via.lower().split(",")):
-        return f"the assignment changed (now {live.paths or 'none'}, was {candidate.assigned_via})"
-    signed_in = live.last_successful_sign_in
-    if signed_in is not None and _counts_graph_sign_in(candidate):
-        last = candidate.last_activity
-        if last is None or signed_in.date() > last:
-            return f"the user signed in on {signed_in.date().isoformat()}, after the evidence"
-    if candidate.action == "downgrade" and not (candidate.evidence or {}).get("target_sku_id"):
-        return "the downgrade target is not known"
-    return None
+class _Run:
+    """One `apply --execute`: its counts and how each candidate went."""
+
+    def __init__(self, config: Config, store: Store, connection_for: ConnectionFor,
+                 echo: Echo, today: date) -> None:
+        self.config, self.store, self.connection_for = config, store, connection_for
+        self.echo, self.today = echo, today
+        self.attempted = self.applied = self.skipped = self.failed = self.partial = 0
+
+    def settle_interrupted(self) -> None:
+        """Changes a killed apply left "started": find out from the tenant what happened."""
+        for change in change_log.started_changes(self.store):
+            assert change.id is not None
+            connection = self.connection_for(change.profile)
+            steps = _settle(connection, change.user_id, change.sku_id,
+                            change_log.legacy_steps(change))
+            change_log.set_steps(self.store, change.id, steps)
+            status = change_log.outcome(steps)
+            if status == "applied" and any(s["kind"] == "remove_group" for s in steps):
+                status = "pending_confirmation"
+            note = {"partial": "an interrupted apply made part of the change; `candidates"
+                               " restore` undoes what it made",
+                    "failed": "an interrupted apply made no change"}.get(status)
+            version = change_log.candidate_version(self.store, change.candidate_id)
+            change_log.finish(self.store, change.id, change.candidate_id, version, status, note)
+            if status != "failed":
+                self.echo(f"{status} {change.candidate_id}: an earlier apply's change took"
+                          f" effect{' in part' if status == 'partial' else ''}")
+
+    def run(self) -> int:
+        self.settle_interrupted()
+        confirmed = confirm_live(self.store, self.connection_for)
+        if confirmed:
+            self.echo(f"{confirmed} group removals confirmed.")
+        budget = self.config.reclamation.max_per_run
+        seen: set[str] = set()
+        while (candidate := _next_approved(self.store, seen)) is not None:
+            seen.add(candidate.id)
+            if self.attempted >= budget:
+                self.echo(f"Stopped at max_per_run = {budget}; run apply again for the rest.")
+                break
+            code = self.one(candidate)
+            if code is not None:
+                return code
+        self.echo(f"{self.applied} applied, {self.skipped} skipped, {self.failed} failed,"
+                  f" {self.partial} partly applied.")
+        return int(ExitCode.PARTIAL if self.failed or self.partial else ExitCode.OK)
+
+    def skip(self, label: str, why: str) -> None:
+        self.echo(f"skip {label}: {why}")
+        self.skipped += 1
+
+    def one(self, candidate: Candidate) -> int | None:
+        """Check, claim and carry out one candidate; an exit code stops the run."""
+        label = f"{candidate.id} {candidate.user_principal_name} {candidate.sku_part_number}"
+        refusal = live_checks.offline_refusal(self.config, self.store, candidate, self.today)
+        if refusal is not None:
+            self.skip(label, refusal)
+            return None
+        connection = self.connection_for(candidate.profile)
+        try:
+            live = live_checks.read_live(connection, candidate)
+            refusal = live_checks.tenant_refusal(self.config, candidate, live, _part_names(
+                self.store, candidate.profile))
+            if refusal is None and live is not None:
+                refusal = live_checks.activity_refusal(connection, self.store, candidate, live)
+        except AuthError as exc:
+            self.echo(redact(f"error: {exc.message}"))
+            return int(ExitCode.AUTH)
+        except LicenseAnalyzerError as exc:
+            refusal = f"the tenant could not be read again ({exc.message})"
+        if refusal is not None or live is None:
+            self.skip(label, refusal or "the user no longer exists")
+            return None
+        claimed = change_log.claim(self.store, candidate, live_checks.prior_state(candidate, live))
+        if claimed is None:
+            self.skip(label, "it was changed while apply looked at it; it is read again next run")
+            return None
+        self.attempted += 1
+        return self.carry_out(connection, candidate, claimed, label)
+
+    def carry_out(self, connection: Connection, candidate: Candidate, claimed: change_log.Claim,
+                  label: str) -> int | None:
+        steps = change_log.steps_of(self.store, claimed.change_id)
+        stop: LicenseAnalyzerError | None = None
+        for index, step in enumerate(steps):
+            change_log.mark(self.store, claimed.change_id, index, "attempted")
+            try:
+                _do(connection, candidate, step)
+            except graph_ops.MaybeDone as exc:
+                state = _settle(connection, candidate.user_id, candidate.sku_id,
+                                [{**step, "state": "unknown"}])[0]["state"]
+                change_log.mark(self.store, claimed.change_id, index, state, exc.message)
+                if state != "done":
+                    stop = exc
+                    break
+                continue
+            except LicenseAnalyzerError as exc:
+                change_log.mark(self.store, claimed.change_id, index, "failed", exc.message)
+                stop = exc
+                break
+            change_log.mark(self.store, claimed.change_id, index, "done")
+        steps = change_log.steps_of(self.store, claimed.change_id)
+        status = change_log.outcome(steps)
+        note = redact(stop.message) if stop is not None else None
+        if status == "applied":
+            status, note = self.confirmation(connection, candidate, steps)
+        change_log.finish(self.store, claimed.change_id, candidate.id, claimed.version, status,
+                          note)
+        if status == "failed":
+            self.failed += 1
+            self.echo(f"failed {label}: {note}")
+        elif status == "partial":
+            self.partial += 1
+            self.echo(f"partly applied {label}: {note}; `candidates restore {candidate.id}`"
+                      " undoes the steps that were made")
+        else:
+            self.applied += 1
+            self.echo(f"applied {label}: {candidate.action}"
+                      + (f" ({note})" if note else ""))
+        if isinstance(stop, AuthError):
+            self.echo(redact(f"error: {stop.message}"))
+            return int(ExitCode.AUTH)
+        return None
+
+    def confirmation(self, connection: Connection, candidate: Candidate,
+                     steps: list[dict[str, Any]]) -> tuple[str, str | None]:
+        """Read the user again: a direct license must be gone now; group removals show later."""
+        groups = any(s["kind"] == "remove_group" for s in steps)
+        try:
+            live = graph_ops.read_user(connection.graph(), candidate.user_id, candidate.sku_id)
+        except LicenseAnalyzerError as exc:
+            return "pending_confirmation", redact(f"not confirmed yet: {exc.message}")
+        if live is not None and live.direct:
+            return "pending_confirmation", "Graph still shows the direct license; confirmed later"
+        return ("pending_confirmation", PENDING_NOTE) if groups else ("applied", None)
 
 
-def _carry_out(graph: httpx.Client, candidate: Candidate, live: graph_ops.LiveAssignment) -> bool:
-    """Make the calls; True when a group removal is involved (confirmed later)."""
-    evidence = candidate.evidence or {}
+def _do(connection: Connection, candidate: Candidate, step: dict[str, Any]) -> None:
+    graph = connection.graph()
     what = f"Carrying out {candidate.id} ({candidate.user_principal_name},"\
            f" {candidate.sku_part_number})"
-    if candidate.action == "downgrade":
-        target = str(evidence["target_sku_id"])
-        add = [] if target in live.holds else [{"skuId": target, "disabledPlans": []}]
+    if step["kind"] == "downgrade":
+        add = [{"skuId": str(step["target_sku_id"]), "disabledPlans": []}] \
+            if step.get("add_target") else []
         graph_ops.assign_license(graph, candidate.user_id, add, [candidate.sku_id], what)
-        return False
-    if live.direct:
+    elif step["kind"] == "remove_direct":
         graph_ops.assign_license(graph, candidate.user_id, [], [candidate.sku_id], what)
-    for group_id in live.groups:
-        graph_ops.remove_member(graph, group_id, candidate.user_id, what)
-    return bool(live.groups)
+    else:
+        graph_ops.remove_member(graph, str(step["group_id"]), candidate.user_id, what)
 
 
-def execute_apply(config: Config, store: Store, graph_for: GraphFor, echo: Echo) -> int:
-    confirmed = confirm_live(store, graph_for)
-    if confirmed:
-        echo(f"{confirmed} group removals confirmed.")
-    done = skipped = failed = 0
-    budget = config.reclamation.max_per_run
-    for candidate in _approved(store):
-        if done >= budget:
-            echo(f"Stopped at max_per_run = {budget}; run apply again for the rest.")
-            break
-        label = f"{candidate.id} {candidate.user_principal_name} {candidate.sku_part_number}"
-        groups = (candidate.evidence or {}).get("remove_groups") or []
-        refusal = candidate.blocked_reason or _protected(config, candidate, groups)
-        if refusal is not None:
-            echo(f"skip {label}: {refusal}")
-            skipped += 1
-            continue
-        graph = graph_for(candidate.profile)
-        live = graph_ops.read_user(graph, candidate.user_id, candidate.sku_id)
-        refusal = _changed(candidate, live) or (
-            _protected(config, candidate, live.groups) if live else None)
-        if live is not None and not live.held and _finish_started(store, candidate.id):
-            echo(f"applied {label}: an earlier apply's change took effect")
-            done += 1
-            continue
-        if refusal is not None or live is None:
-            echo(f"skip {label}: {refusal}")
-            skipped += 1
-            continue
-        change_id = _record_prior(store, candidate, live)
-        try:
-            pending = _carry_out(graph, candidate, live)
-        except LicenseAnalyzerError as exc:
-            _finish(store, change_id, candidate.id, "failed", exc.message)
-            if isinstance(exc, AuthError):
-                echo(redact(f"error: {exc.message}"))
-                return int(ExitCode.AUTH)
-            echo(redact(f"failed {label}: {exc.message}"))
-            failed += 1
-            continue
-        _finish(store, change_id, candidate.id, "pending_confirmation" if pending else "applied")
-        done += 1
-        echo(f"applied {label}: {candidate.action}"
-             + (f" ({PENDING_NOTE})" if pending else ""))
-    echo(f"{done} applied, {skipped} skipped, {failed} failed.")
-    return int(ExitCode.PARTIAL if failed else ExitCode.OK)
+def _settle(connection: Connection, user_id: str, sku_id: str,
+            steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Steps whose outcome Graph did not say ("attempted", "unknown"), found out from the
+    tenant: done when the path is gone, failed when it is still there, unknown when the
+    tenant cannot be read either."""
+    asked = [i for i, s in enumerate(steps) if s.get("state") in ("attempted", "unknown")]
+    if not asked:
+        return steps
+    out = [dict(s) for s in steps]
+    graph = connection.graph()
+    try:
+        live = graph_ops.read_user(graph, user_id, sku_id)
+        groups = graph_ops.memberships(graph, user_id) if any(
+            out[i]["kind"] == "remove_group" for i in asked) else {}
+    except LicenseAnalyzerError:
+        for i in asked:
+            out[i]["state"] = "unknown"
+        return out
+    for i in asked:
+        if out[i]["kind"] == "remove_group":
+            gone = str(out[i]["group_id"]).lower() not in groups
+        else:  # remove_direct and downgrade both take the direct license away
+            gone = live is None or not live.direct
+        out[i]["state"] = "done" if gone else "failed"
+    return out
 
 
-def _record_prior(store: Store, candidate: Candidate, live: graph_ops.LiveAssignment) -> int:
-    """Written and committed before any call, so a crash still leaves what restore needs."""
-    evidence = candidate.evidence or {}
-    prior = {"sku_id": candidate.sku_id, "sku_part_number": candidate.sku_part_number,
-             "disabled_plans": list(live.disabled_plans), "direct": live.direct,
-             "group_ids": list(live.groups), "target_sku_id": evidence.get("target_sku_id"),
-             "held_target": bool(evidence.get("target_sku_id")) and str(
-                 evidence.get("target_sku_id")) in live.holds}
-    with store.session() as session:
-        change = AppliedChange(candidate_id=candidate.id, profile=candidate.profile,
-                               user_id=candidate.user_id, sku_id=candidate.sku_id,
-                               action=candidate.action,
-                               group_id=live.groups[0] if live.groups else None, prior=prior,
-                               status="started", applied_at=utcnow(),
-                               monthly_saving=candidate.monthly_saving, by=os_user())
-        session.add(change)
-        session.flush()
-        assert change.id is not None
-        return change.id
+def execute_apply(config: Config, store: Store, connection_for: ConnectionFor, echo: Echo,
+                  today: date | None = None) -> int:
+    """Carry out the approved candidates; the caller holds the job lock."""
+    return _Run(config, store, connection_for, echo, today or today_of(config)).run()
 
 
-def _finish_started(store: Store, candidate_id: str) -> bool:
-    """A change an interrupted apply recorded but never finished, now done in the tenant."""
-    with store.session() as session:
-        change = session.exec(select(AppliedChange.id).where(
-            AppliedChange.candidate_id == candidate_id, AppliedChange.status == "started")
-            .order_by(col(AppliedChange.id).desc())).first()
-    if change is None:
-        return False
-    _finish(store, change, candidate_id, "applied")
-    return True
-
-
-def _finish(store: Store, change_id: int, candidate_id: str, status: str,
-            note: str | None = None) -> None:
-    now = utcnow()
-    with store.session() as session:
-        change = session.get(AppliedChange, change_id)
-        candidate = session.get(Candidate, candidate_id)
-        assert change is not None and candidate is not None
-        change.status = status
-        if status == "applied":
-            change.confirmed_at = now
-        if status == "failed":
-            candidate.status_reason = f"apply failed: {note}"
-            return
-        candidate.status = "applied"
-        candidate.status_reason = PENDING_NOTE if status == "pending_confirmation" else None
-        candidate.updated_at = now
-        record(session, candidate, "applied", candidate.status_reason or "", now, by=BY)
-
-
-def confirm_live(store: Store, graph_for: GraphFor) -> int:
+def confirm_live(store: Store, connection_for: ConnectionFor) -> int:
     """Pending group removals Graph now shows done become confirmed."""
-    with store.session() as session:
-        pending = list(session.exec(select(AppliedChange).where(
-            AppliedChange.status == "pending_confirmation")))
     confirmed = 0
-    for change in pending:
-        live = graph_ops.read_user(graph_for(change.profile), change.user_id, change.sku_id)
-        if live is None or not set(change.prior.get("group_ids") or []) & set(live.groups):
-            _confirm(store, change.id)
+    for change in change_log.pending(store):
+        groups = set(change_log.removed_groups(change))
+        try:
+            live = graph_ops.read_user(connection_for(change.profile).graph(), change.user_id,
+                                       change.sku_id)
+        except LicenseAnalyzerError:
+            continue  # confirmed on a later run
+        if live is None or not groups & set(live.groups):
+            change_log.confirm(store, change.id)
             confirmed += 1
     return confirmed
-
-
-def _confirm(store: Store, change_id: int | None) -> None:
-    with store.session() as session:
-        change = session.get(AppliedChange, change_id)
-        if change is None:
-            return
-        change.status, change.confirmed_at = "confirmed", utcnow()
-        candidate = session.get(Candidate, change.candidate_id)
-        if candidate is not None and candidate.status_reason == PENDING_NOTE:
-            candidate.status_reason = None
 
 
 def confirm_pending(config: Config, store: Store) -> int:
@@ -286,23 +333,7 @@ def confirm_pending(config: Config, store: Store) -> int:
 
     run.py calls this after collect; it reads the store only (no Graph call).
     """
-    with store.session() as session:
-        pending = list(session.exec(select(AppliedChange).where(
-            AppliedChange.status == "pending_confirmation")))
-        confirmed = []
-        for change in pending:
-            groups = [g.lower() for g in change.prior.get("group_ids") or []]
-            still = session.exec(select(LicenseAssignment.id).where(
-                LicenseAssignment.profile == change.profile,
-                LicenseAssignment.user_id == change.user_id,
-                LicenseAssignment.sku_id == change.sku_id,
-                col(LicenseAssignment.via).in_(groups),
-                col(LicenseAssignment.valid_to).is_(None))).first()
-            if still is None:
-                confirmed.append(change.id)
-    for change_id in confirmed:
-        _confirm(store, change_id)
-    return len(confirmed)
+    return change_log.confirm_pending_in_store(store)
 
 
 def apply_candidates(config: Config, execute: bool) -> int:
@@ -311,7 +342,7 @@ def apply_candidates(config: Config, execute: bool) -> int:
         raise ConfigError("apply --execute is switched off: set [reclamation] enabled = true in"
                           " the config to let license-analyzer change licenses.")
     store = _open_store(config)
-    graphs = _Graphs(config)
+    connections = Connections(config)
     try:
         if not execute:
             rows = plan_rows(config, store)
@@ -321,74 +352,8 @@ def apply_candidates(config: Config, execute: bool) -> int:
                 ("plan", "plan")],
                        title="Reclamation plan (nothing changed; add --execute to carry it out)")
             return int(ExitCode.OK)
-        return execute_apply(config, store, graphs, print)
+        with JobLockHolder(store):
+            return execute_apply(config, store, connections, say)
     finally:
-        graphs.close()
+        connections.close()
         store.dispose()
-
-
-def _restore_one(graph: httpx.Client, change: AppliedChange) -> None:
-    prior = change.prior or {}
-    what = f"Restoring {change.candidate_id}"
-    plans = list(prior.get("disabled_plans") or [])
-    if change.action == "downgrade":
-        target = prior.get("target_sku_id")
-        remove = [str(target)] if target and not prior.get("held_target") else []
-        graph_ops.assign_license(graph, change.user_id,
-                                 [{"skuId": change.sku_id, "disabledPlans": plans}], remove, what)
-        return
-    if prior.get("direct"):
-        graph_ops.assign_license(graph, change.user_id,
-                                 [{"skuId": change.sku_id, "disabledPlans": plans}], [], what)
-    for group_id in prior.get("group_ids") or []:
-        graph_ops.add_member(graph, str(group_id), change.user_id, what)
-
-
-def execute_restore(store: Store, ids: Sequence[str], graph_for: GraphFor, echo: Echo) -> int:
-    with store.session() as session:
-        changes: dict[str, AppliedChange] = {}
-        for cid in ids:
-            change = session.exec(
-                select(AppliedChange).where(
-                    AppliedChange.candidate_id == cid,
-                    col(AppliedChange.status).in_(["applied", "pending_confirmation",
-                                                   "confirmed"]))
-                .order_by(col(AppliedChange.id).desc())).first()
-            if change is None:
-                raise ConfigError(f"Candidate {cid} has no applied change to restore; see"
-                                  " `candidates list --status applied`.")
-            changes[cid] = change
-    for cid, change in changes.items():
-        try:
-            _restore_one(graph_for(change.profile), change)
-        except LicenseAnalyzerError as exc:
-            if "available licenses" in (exc.detail or ""):
-                echo(f"error: restoring {cid} needs a free {change.prior.get('sku_part_number')}"
-                     " seat and the subscription has none; free or buy one, then run restore"
-                     " again.")
-            else:
-                echo(redact(f"error: {exc.message}"))
-            return int(exc.exit_code)
-        now = utcnow()
-        with store.session() as session:
-            stored = session.get(AppliedChange, change.id)
-            candidate = session.get(Candidate, cid)
-            assert stored is not None
-            stored.status, stored.restored_at = "restored", now
-            if candidate is not None:
-                candidate.status, candidate.status_reason = "restored", "restored by an operator"
-                candidate.updated_at = now
-                record(session, candidate, "restored", "", now, by=os_user() or "operator")
-        echo(f"restored {cid}")
-    return int(ExitCode.OK)
-
-
-def restore_candidates(config: Config, ids: Sequence[str]) -> int:
-    store = _open_store(config)
-    graphs = _Graphs(config)
-    try:
-        return execute_restore(store, ids, graphs, print)
-    finally:
-        graphs.close()
-        store.dispose()
-

@@ -77,8 +77,10 @@ def _lowered(names: tuple[str, ...]) -> frozenset[str]:
 def plan_for(row: Mapping[str, Any], rule_action: str, rule_target: str | None,
              groups: Mapping[str, GroupInfo], tenant_skus: Mapping[str, str],
              part_names: Mapping[str, str], prices: Mapping[str, float],
-             reclamation: ReclamationConfig) -> Plan:
-    """`row`: one winning facts row. `tenant_skus`: skuPartNumber -> skuId in this profile."""
+             reclamation: ReclamationConfig, protected_member: str | None = None) -> Plan:
+    """`row`: one winning facts row. `tenant_skus`: skuPartNumber -> skuId in this profile.
+    `protected_member`: the protected group the user is a member of, as collected (every
+    license of a member is protected, whatever path it comes through)."""
     price = row.get("unit_price_monthly")
     if price is None:
         price = prices.get(row["sku_part_number"], 0.0)
@@ -132,6 +134,8 @@ def plan_for(row: Mapping[str, Any], rule_action: str, rule_target: str | None,
         group = groups.get(gid)
         names = {gid.lower(), (group.display_name or "").lower() if group else ""}
         if names & protected_groups:
-            plan.blocked.append(f"inherited from protected group {group.label if group else gid}"
-                                ": apply refuses it")
+            protected_member = group.label if group else gid
+    if protected_member is not None:
+        plan.blocked.append(f"member of protected group {protected_member} ([reclamation]"
+                            " protected_groups): apply refuses every license of its members")
     return plan

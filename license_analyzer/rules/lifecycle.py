@@ -54,6 +54,7 @@ class Stored:
     snoozed_until: date | None
     decided_as_of: str | None
     shown: dict[str, Any]  # the _SHOWN_CHANGES fields as stored
+    version: int = 0  # as read: propose writes back only while it is unchanged
 
 
 
@@ -88,7 +89,9 @@ def merge(stored: Stored, proposal: Mapping[str, Any], as_of: date, idle_days: i
     decided_as_of in the evidence).
     """
     update = {k: v for k, v in proposal.items() if k not in ("status", "proposed_at")}
-    update |= {"id": stored.id, "status": stored.status, "snoozed_until": stored.snoozed_until}
+    # `version` is the one read: the write matches only while it is still the stored one
+    update |= {"id": stored.id, "status": stored.status, "snoozed_until": stored.snoozed_until,
+               "version": stored.version}
     if stored.decided_as_of:
         update["evidence"] = {**proposal["evidence"], "decided_as_of": stored.decided_as_of}
     changed = stored.decided_evidence_hash != proposal["evidence_hash"]
@@ -128,7 +131,7 @@ def stored_candidates(session: Session, profiles: list[str]
                       ) -> dict[tuple[str, str, str], tuple[Stored, str | None]]:
     """(profile, user, SKU) -> (what the life cycle needs, the action) of every candidate."""
     # plain columns, not ORM objects: tens of thousands of candidates load in a blink
-    names = ("profile", "user_id", "sku_id", "id", "status", "evidence_hash",
+    names = ("profile", "user_id", "sku_id", "id", "status", "version", "evidence_hash",
              "decided_evidence_hash", "snoozed_until", *_SHOWN_CHANGES)
     where = col(Candidate.profile).in_(profiles)
     stmt = sql_select(*(col(getattr(Candidate, n)) for n in names)).where(where)
@@ -142,12 +145,13 @@ def stored_candidates(session: Session, profiles: list[str]
     }
     out: dict[tuple[str, str, str], tuple[Stored, str | None]] = {}
     for row in session.execute(stmt):
-        profile, user_id, sku_id, cid, status, evidence_hash, decided, snoozed, *shown = row
+        (profile, user_id, sku_id, cid, status, version, evidence_hash, decided, snoozed,
+         *shown) = row
         out[(profile, user_id, sku_id)] = (
             Stored(id=cid, status=status, evidence_hash=evidence_hash,
                    decided_evidence_hash=decided, snoozed_until=snoozed,
                    decided_as_of=decided_on.get(cid),
-                   shown=dict(zip(_SHOWN_CHANGES, shown, strict=True))),
+                   shown=dict(zip(_SHOWN_CHANGES, shown, strict=True)), version=version),
             shown[1])
     return out
 

@@ -96,14 +96,23 @@ class _ByProfile:
 
     groups: dict[str, dict[str, GroupInfo]]
     skus: dict[str, dict[str, str]]
+    protected: dict[tuple[str, str], str]  # (profile, user) -> a protected group they are in
 
     @classmethod
-    def of(cls, inputs: TenantInputs) -> _ByProfile:
-        split = cls({}, {})
+    def of(cls, inputs: TenantInputs, protected_groups: list[str]) -> _ByProfile:
+        split = cls({}, {}, {})
         for (profile, gid), group in inputs.groups.items():
             split.groups.setdefault(profile, {})[gid] = group
         for (profile, part), sku_id in inputs.skus.items():
             split.skus.setdefault(profile, {})[part] = sku_id
+        wanted = [g.strip().lower() for g in protected_groups if g.strip()]
+        if wanted:
+            members = inputs.memberships.filter(
+                pl.col("group_id").str.to_lowercase().is_in(wanted)
+                | pl.col("group_name").str.to_lowercase().is_in(wanted))
+            for profile, user_id, group_id, name in members.iter_rows():
+                split.protected.setdefault((profile, user_id),
+                                           f"{name} ({group_id})" if name else group_id)
         return split
 
 
@@ -137,7 +146,8 @@ def _proposal(row: Mapping[str, Any], compiled: CompiledRule, config: Config,
     tenant_skus = by_profile.skus.get(profile, {})
     rule = compiled.rule
     plan = plan_for(row, rule.action, rule.target, groups, tenant_skus, inputs.part_names,
-                    config.prices, config.reclamation)
+                    config.prices, config.reclamation,
+                    by_profile.protected.get((profile, row["user_id"])))
     if evidence["last_activity_day"] is None:
         del evidence["last_activity_day"]  # evidence_of only has it with a last activity
     evidence |= {"analysis_id": analysis_id, "remove_direct": plan.remove_direct,
@@ -187,7 +197,7 @@ def _new_id(profile: str, user_id: str, sku_id: str, taken: set[str]) -> str:
 
 # every new and every merged row carries every column, so all go in one upsert
 _NEW = {"status": "proposed", "status_reason": None, "snoozed_until": None,
-        "decided_evidence_hash": None}
+        "decided_evidence_hash": None, "version": 0}
 _KEEP = {"status_reason": None}
 
 
@@ -223,7 +233,7 @@ def propose(config: Config, store: Store, analysis_id: int,
     for rule_id, n in counts.iter_rows():
         outcome.per_rule[rule_id].matched = n
     now = utcnow()
-    by_profile = _ByProfile.of(inputs)
+    by_profile = _ByProfile.of(inputs, config.reclamation.protected_groups)
     seen_profiles = set(seen["profile"].to_list())
     still_rows = {(r["profile"], r["user_id"], r["sku_id"]): r for r in still.iter_rows(named=True)}
     with store.session() as session:
@@ -232,6 +242,7 @@ def propose(config: Config, store: Store, analysis_id: int,
             session.exec(select(Candidate.id).where(col(Candidate.profile).notin_(
                 sorted(seen_profiles)))).all())
         upserts: list[dict[str, Any]] = []
+        reopens: list[dict[str, Any]] = []  # upserts that also change the status
         cancels: list[dict[str, Any]] = []
         decisions: list[dict[str, Any]] = []
         proposed_keys: set[tuple[str, str, str]] = set()
@@ -263,33 +274,38 @@ def propose(config: Config, store: Store, analysis_id: int,
                                 "proposed_at": now})
                 outcome.new += 1
                 status = "proposed"
-            elif found[0].status == "applied":
-                status = "applied"  # waits for the change to show, or for a restore
+            elif found[0].status in ("applied", "partial"):
+                status = found[0].status  # waits for the change to show, or for a restore
             else:
                 result = merge(found[0], proposal, analysis.as_of, config.analysis.inactive_days,
                                decided_day)
                 # the insert-only columns are ignored on conflict; present for one key set
-                upserts.append({**_KEEP, **result.update, "proposed_at": now,
-                                "decided_evidence_hash": None})
+                row = {**_KEEP, **result.update, "proposed_at": now,
+                       "decided_evidence_hash": None}
                 status = result.update["status"]
                 if result.decision is not None:
+                    reopens.append(row)
                     decisions.append(decision_row(result.update, result.decision,
                                                   result.reason or "", now))
-                    outcome.reopened += 1
+                else:
+                    upserts.append(row)
             outcome.by_status[status] = outcome.by_status.get(status, 0) + 1
         for key, (stored, action) in current.items():
             if key in proposed_keys or stored.status not in OPEN:
                 continue
             reason = _why_not(still_rows.get(key))
-            cancels.append({"id": stored.id, "status": "cancelled", "status_reason": reason,
-                            "updated_at": now})
+            cancels.append({"id": stored.id, "version": stored.version,
+                            "status_reason": reason, "updated_at": now})
             decisions.append(decision_row({"id": stored.id, "action": action,
                                            "evidence_hash": stored.evidence_hash},
                                           "cancelled", reason, now))
-            outcome.cancelled += 1
+        # rows a reviewer decided on while this ran are left as the reviewer set them
         upsert_candidates(session, upserts)
-        cancel_candidates(session, cancels)
-        insert_rows(session, Decision, decisions)
+        reopened = upsert_candidates(session, reopens, written=True)
+        cancelled = cancel_candidates(session, cancels)
+        outcome.reopened, outcome.cancelled = len(reopened), len(cancelled)
+        changed = reopened | cancelled
+        insert_rows(session, Decision, [d for d in decisions if d["candidate_id"] in changed])
         session.exec(delete(RuleResult).where(col(RuleResult.analysis_id) == analysis_id))
         insert_rows(session, RuleResult, [
             {"analysis_id": analysis_id, "rule": compiled.id,

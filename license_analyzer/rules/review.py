@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import ColumnElement
 from sqlalchemy import select as sql_select
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from license_analyzer.errors import ConfigError, ExitCode
 from license_analyzer.rules.lifecycle import record
+from license_analyzer.rules.versioning import DecisionConflict, compare_and_set
 from license_analyzer.rules.writes import table_of
 from license_analyzer.store.db import Store, utcnow
 from license_analyzer.store.models import Candidate
 
-STATUSES = ("proposed", "approved", "rejected", "snoozed", "applied", "cancelled", "restored")
+STATUSES = ("proposed", "approved", "rejected", "snoozed", "applied", "partial", "cancelled",
+            "restored")
 DECISIONS = ("approved", "rejected", "snoozed")
 # which statuses a reviewer may decide on (applied ones are undone with `restore`)
 DECIDABLE = ("proposed", "approved", "rejected", "snoozed")
@@ -44,13 +46,14 @@ def candidate_row(c: Candidate) -> dict[str, Any]:
         "blocked_reason": c.blocked_reason,
         "monthly_saving": c.monthly_saving,
         "status": c.status,
+        "version": c.version,
     }
 
 
 LIST_FIELDS = ("id", "profile", "user_id", "user_principal_name", "sku_id", "sku_part_number",
                "product_name", "rule", "reason", "last_activity", "last_activity_source",
                "days_inactive", "action", "target_sku_part_number", "assigned_via",
-               "blocked_reason", "monthly_saving", "status")
+               "blocked_reason", "monthly_saving", "status", "version")
 
 
 def check_status(status: str | None) -> None:
@@ -89,26 +92,45 @@ def list_candidates(store: Store, status: str | None = None) -> list[dict[str, A
     return ordered_rows(store, status)
 
 
-def apply_decision(candidate: Candidate, decision: str, until: date | None) -> None:
-    candidate.status = decision
-    candidate.decided_evidence_hash = candidate.evidence_hash
-    candidate.snoozed_until = until if decision == "snoozed" else None
-    candidate.status_reason = None
+def decision_values(candidate: Candidate, decision: str, until: date | None,
+                    now: datetime) -> dict[str, Any]:
+    """The columns a decision sets on the candidate (written with compare_and_set)."""
     # the analysis day the decision was given on: "60 more idle days" counts from it
     evidence = dict(candidate.evidence or {})
     evidence["decided_as_of"] = evidence.get("as_of")
-    candidate.evidence = evidence
+    return {"status": decision, "decided_evidence_hash": candidate.evidence_hash,
+            "snoozed_until": until if decision == "snoozed" else None, "status_reason": None,
+            "evidence": evidence, "updated_at": now}
+
+
+def _moved(candidate: Candidate, session: Session) -> str:
+    """Why a compare-and-set on this candidate failed, said as the reviewer should hear it."""
+    fresh = session.exec(select(Candidate.status, Candidate.version)
+                         .where(Candidate.id == candidate.id)).one()
+    if fresh[1] == candidate.version and fresh[0] == candidate.status:
+        return (f"candidate {candidate.id} is being carried out by `candidates apply` right now;"
+                " wait for it to finish (use `candidates restore` if it should not have been)")
+    return (f"candidate {candidate.id} was changed meanwhile (it is now {fresh[0]}); look at it"
+            " again and decide on what it says now")
 
 
 def decide(store: Store, ids: Sequence[str], decision: str, by: str, note: str | None,
-           until: date | None = None) -> list[str]:
-    """Record one decision for every id; nothing is written if one id is unknown or not open."""
+           until: date | None = None, *,
+           expected_versions: Mapping[str, int] | None = None) -> list[str]:
+    """Record one decision for every id; nothing is written if one id is unknown, not open,
+    being carried out, or changed since its version in `expected_versions` (the version the
+    reviewer saw, from `list_candidates`): then DecisionConflict names it.
+
+    The check and the write are one compare-and-set per candidate in one transaction, so two
+    reviewers deciding on the same candidate at once cannot both win: the second is told.
+    """
     if decision not in DECISIONS:
         raise ConfigError(f"{decision!r} is not a decision; use approve, reject or snooze.")
     if not by.strip():
         raise ConfigError("--by is empty; say who decides, e.g. --by \"Jane Doe\".")
     if decision == "snoozed" and until is None:
         raise ConfigError("snooze needs --until YYYY-MM-DD: the day the candidates come back.")
+    expected = dict(expected_versions or {})
     now = utcnow()
     lines: list[str] = []
     with store.session() as session:
@@ -118,15 +140,20 @@ def decide(store: Store, ids: Sequence[str], decision: str, by: str, note: str |
         if unknown:
             raise ConfigError(f"No candidate with id {', '.join(unknown)}; see `candidates list`"
                               " for the ids.")
-        closed = [c for c in found.values() if c.status not in DECIDABLE]
-        if closed:
-            c = closed[0]
-            raise ConfigError(f"Candidate {c.id} is {c.status} and cannot be {decision}; "
-                              "use `candidates restore` to undo an applied one.")
         for cid in dict.fromkeys(ids):
             candidate = found[cid]
-            apply_decision(candidate, decision, until)
-            candidate.updated_at = now
+            if cid in expected and expected[cid] != candidate.version:
+                raise DecisionConflict(
+                    f"Candidate {cid} was changed since you saw it (it is now"
+                    f" {candidate.status}); nothing was recorded: look at it again.", [cid])
+            if candidate.status not in DECIDABLE:
+                raise ConfigError(f"Candidate {cid} is {candidate.status} and cannot be"
+                                  f" {decision}; use `candidates restore` to undo an applied"
+                                  " one.")
+            if not compare_and_set(session, cid, candidate.version, not_in_flight=True,
+                                   **decision_values(candidate, decision, until, now)):
+                raise DecisionConflict(
+                    f"Nothing was recorded: {_moved(candidate, session)}.", [cid])
             record(session, candidate, decision, note or "", now, by=by, until=until)
             suffix = f" until {until.isoformat()}" if until else ""
             lines.append(f"{cid} {candidate.user_principal_name} {candidate.sku_part_number}:"
@@ -136,10 +163,11 @@ def decide(store: Store, ids: Sequence[str], decision: str, by: str, note: str |
 
 def import_decisions(store: Store, file: Path, by: str) -> int:
     """Take the decisions written into an exported candidates.csv / .xlsx; prints what it did."""
+    from license_analyzer.output import say
     from license_analyzer.rules.importing import import_file
 
     result = import_file(store, file, by)
     for line in result.lines():
-        print(line)
+        say(line)
     # some rows refused: the rest is taken, and the exit code says it was not all
     return int(ExitCode.PARTIAL if result.refused else ExitCode.OK)

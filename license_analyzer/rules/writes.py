@@ -3,6 +3,10 @@
 A daily run rewrites every open candidate (its day counts and evidence move each day), so the
 write must be a few executemany calls: ORM bulk updates split into one statement per distinct
 set of null columns, tens of thousands of round trips at 200,000 users.
+
+Every write to a stored candidate is a compare-and-set on the `version` propose read (each row
+carries it): a reviewer who decided while propose ran keeps the decision, and the row waits
+for the next run (rules/versioning.py). A row whose status changes gets the next version.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Table, bindparam, update
+from sqlalchemy import Table, bindparam, case, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
@@ -33,34 +37,56 @@ def _batches(rows: Sequence[dict[str, Any]]) -> Iterator[Sequence[dict[str, Any]
         yield rows[start:start + BATCH]
 
 
-def upsert_candidates(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+def upsert_candidates(session: Session, rows: Sequence[dict[str, Any]],
+                      written: bool = False) -> set[str]:
     """New and merged candidates in one statement: insert, or update every column but the
-    insert-only ones when the id is already stored. Every row carries every column."""
+    insert-only ones when the id is already stored at the row's `version`. Every row carries
+    every column. `written`: return the ids actually inserted or updated (RETURNING), to tell
+    the rows that lost a race to a reviewer; else an empty set."""
     if not rows:
-        return
+        return set()
     table = table_of(Candidate)
     dialect = session.get_bind().dialect.name
     insert = sqlite_insert(table) if dialect == "sqlite" else pg_insert(table)
-    stmt = insert.on_conflict_do_update(
-        index_elements=[table.c.id],
-        set_={c.name: insert.excluded[c.name] for c in table.columns
-              if c.name not in _INSERT_ONLY})
+    set_: dict[str, Any] = {c.name: insert.excluded[c.name] for c in table.columns
+                            if c.name not in _INSERT_ONLY}
+    set_["version"] = case((table.c.status == insert.excluded.status, table.c.version),
+                           else_=table.c.version + 1)
+    stmt = insert.on_conflict_do_update(index_elements=[table.c.id], set_=set_,
+                                        where=table.c.version == insert.excluded.version)
+    ids: set[str] = set()
     for batch in _batches(rows):
-        session.execute(stmt, batch)
+        if written:
+            ids.update(session.execute(stmt.returning(table.c.id), batch).scalars())
+        else:
+            session.execute(stmt, batch)
+    return ids
 
 
-def cancel_candidates(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """rows: {id, status, status_reason, updated_at}."""
+def cancel_candidates(session: Session, rows: Sequence[dict[str, Any]]) -> set[str]:
+    """rows: {id, version (as read), status_reason, updated_at}; returns the ids cancelled.
+
+    A cancelled candidate can be changed by nobody but propose (no decision, apply or restore
+    takes one), and propose holds the job lock: so the rows now cancelled at the version after
+    the one read are exactly those this call cancelled."""
     if not rows:
-        return
+        return set()
     table = table_of(Candidate)
-    stmt = (update(table).where(table.c.id == bindparam("b_id"))
-            .values(status=bindparam("b_status"), status_reason=bindparam("b_reason"),
-                    updated_at=bindparam("b_updated_at")))
+    stmt = (update(table).where(table.c.id == bindparam("b_id"),
+                                table.c.version == bindparam("b_version"))
+            .values(status="cancelled", status_reason=bindparam("b_reason"),
+                    updated_at=bindparam("b_updated_at"), version=table.c.version + 1))
+    done: set[str] = set()
     for batch in _batches(rows):
-        session.execute(stmt, [{"b_id": r["id"], "b_status": r["status"],
+        session.execute(stmt, [{"b_id": r["id"], "b_version": r["version"],
                                 "b_reason": r["status_reason"],
                                 "b_updated_at": r["updated_at"]} for r in batch])
+        wanted = {r["id"]: r["version"] + 1 for r in batch}
+        done.update(cid for cid, version in session.execute(
+            select(table.c.id, table.c.version).where(
+                table.c.id.in_(list(wanted)), table.c.status == "cancelled"))
+            if wanted[cid] == version)
+    return done
 
 
 def insert_rows(session: Session, model: type[Decision] | type[RuleResult],

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from . import bap, dataverse, fno, graph, oauth
-from .limits import DataverseGuard, Faults, FixedWindow, Storm
+from .limits import DataverseGuard, Faults, FixedWindow, Injection, Injections, Storm
 from .options import SimulatorOptions
 from .tenant import Tenant
 from .tokens import TokenIssuer
@@ -37,6 +37,7 @@ class Cloud:
         self.dataverse_guard = DataverseGuard(opts)
         self.storm = Storm()
         self.faults = Faults(opts.seed, opts.fault_rate)
+        self.injections = Injections()
         self.request_log: deque[tuple[str, str, int]] = deque(maxlen=opts.request_log_size)
         self.cache: dict[Any, Any] = {}
         self.cache_lock = threading.Lock()
@@ -88,7 +89,27 @@ class Cloud:
             time.sleep(self.opts.scaled(5.0))
         elif fault is not None:
             return _fault_response(int(fault))
-        return module.route(self, req)  # type: ignore[no-any-return]
+        injected = self.injections.take(req.method, req.path)
+        if injected is not None and injected.call is not None:
+            injected.call()
+        if injected is not None and not injected.after and injected.status is not None:
+            return _injected_response(req, injected)
+        resp: Response = module.route(self, req)
+        if injected is not None and injected.after and injected.status is not None:
+            return _injected_response(req, injected)  # it acted; the caller never hears so
+        return resp
+
+
+def _injected_response(req: Request, injected: Injection) -> Response:
+    if injected.status == "drop":
+        return Response(0, drop=True)
+    status = int(injected.status or 500)
+    if status in (500, 503, 504):
+        return _fault_response(status)
+    if req.path.startswith("/graph/") and status == 403:
+        return graph.error(req, 403, "Authorization_RequestDenied",
+                           "Insufficient privileges to complete the operation.")
+    return graph.error(req, status, "BadRequest", "Injected by the test.")
 
 
 def _fault_response(status: int) -> Response:

@@ -208,6 +208,55 @@ def list_members(ctx: GraphContext, gid: str) -> Response:
     return ctx.ok(body)
 
 
+# GET /users/{id}/transitiveMemberOf: groups, directory roles and administrative units the
+# user is in, directly or through nested groups (the simulated tenant nests no groups and has
+# no roles or units, so: the user's groups). Application permission User.Read.All or higher;
+# pages of 100 by default, $top up to 999; $filter, $search, $orderby and OData casts need
+# ConsistencyLevel: eventual with $count=true and are not simulated:
+# https://learn.microsoft.com/en-us/graph/api/user-list-transitivememberof
+MEMBER_OF_READ = (
+    "User.Read.All",
+    "User.ReadWrite.All",
+    "GroupMember.Read.All",
+    "Group.Read.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+)
+
+
+def user_member_of(ctx: GraphContext, key: str) -> Response:
+    denied = ctx.require(*MEMBER_OF_READ)
+    if denied:
+        return denied
+    user = graph_users.find_user(ctx, key)
+    if user is None:
+        return graph_users.not_found(ctx, key)
+    if any(k in ctx.req.query for k in ("$filter", "$search", "$orderby")):
+        return ctx.error(
+            400,
+            "Request_UnsupportedQuery",
+            "This query is not supported by the simulator's transitiveMemberOf.",
+        )
+    fields = parse_select(ctx, "group", KNOWN, DEFAULT)
+    if isinstance(fields, Response):
+        return fields
+    top = parse_top(ctx, 100, 999)
+    if isinstance(top, Response):
+        return top
+    offset = start_offset(ctx)
+    if isinstance(offset, Response):
+        return offset
+    groups = [g for g in ctx.cloud.tenant.groups if user.idx in g.members]
+    body: dict[str, Any] = {"@odata.context": ctx.context("directoryObjects")}
+    if offset + top < len(groups):
+        body["@odata.nextLink"] = next_link(ctx, offset + top)
+    body["value"] = [
+        {"@odata.type": "#microsoft.graph.group", **render(ctx, g, fields)}
+        for g in groups[offset : offset + top]
+    ]
+    return ctx.ok(body)
+
+
 def _refuse(ctx: GraphContext, g: Group) -> Response | None:
     if not ctx.cloud.opts.traps.group_removal_refusals:
         return None

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from .options import SimulatorOptions
 
@@ -122,3 +125,48 @@ class Faults:
         if u >= self.rate:
             return None
         return self.KINDS[digest[6] % len(self.KINDS)]
+
+
+
+@dataclass
+class Injection:
+    """One fault a test asked for (see Simulator.inject)."""
+
+    method: str
+    path: re.Pattern[str]
+    status: int | str | None  # an HTTP status, "drop", or None (only `call`)
+    times: int
+    skip: int
+    after: bool
+    call: Callable[[], object] | None
+
+
+class Injections:
+    """Faults a test asks for by method and path; nothing is injected unless a test adds it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rules: list[Injection] = []
+
+    def add(self, rule: Injection) -> None:
+        with self._lock:
+            self._rules.append(rule)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rules.clear()
+
+    def take(self, method: str, path: str) -> Injection | None:
+        """The rule that fires for this request, if any (its counters move)."""
+        with self._lock:
+            for rule in self._rules:
+                if rule.method not in ("*", method.upper()) or not rule.path.search(path):
+                    continue
+                if rule.skip > 0:
+                    rule.skip -= 1
+                    continue
+                if rule.times <= 0:
+                    continue
+                rule.times -= 1
+                return rule
+        return None

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
@@ -13,6 +15,7 @@ from typing import Any
 
 from .cloud import Cloud, make_server
 from .generate import build_tenant
+from .limits import Injection
 from .options import SimulatorOptions
 from .tenant import Tenant
 from .tls import Tls
@@ -114,6 +117,22 @@ class Simulator:
 
     def advance(self, days: float = 1, hours: float = 0) -> None:
         self.set_now(self.cloud.tenant.now + timedelta(days=days, hours=hours))
+
+    def inject(self, method: str, path: str, *, status: int | str | None = 500, times: int = 1,
+               skip: int = 0, after: bool = False, call: Callable[[], object] | None = None
+               ) -> None:
+        """Fail requests a test picks: `method` ("*" for any) and `path` (a regular expression
+        searched in the path, case-insensitive) select them; `skip` lets that many through
+        first, then `times` of them answer `status` (an HTTP status, or "drop" to close the
+        connection unanswered). `after`: the request takes effect first and only its answer is
+        lost, as when a call times out after the service acted. `call` runs when it fires (in
+        the server's thread), for a test that must act at that very moment; with status=None
+        the request then proceeds normally."""
+        self.cloud.injections.add(Injection(method.upper(), re.compile(path, re.I), status,
+                                            times, skip, after, call))
+
+    def clear_injections(self) -> None:
+        self.cloud.injections.clear()
 
     def throttle_storm(self, seconds: float, retry_after: float = 2.128) -> None:
         """Every Graph and Dataverse call answers 429 for `seconds` (scaled by time_scale)."""

@@ -84,6 +84,15 @@ GROUP_MEMBERS = Stream(
     select=("id",), params=_frozen(**{"$top": "999"}),
 )
 
+# a user's groups, directly or through nested groups (apply checks [reclamation]
+# protected_groups against them); no ConsistencyLevel needed without $filter, $search or a cast:
+# https://learn.microsoft.com/en-us/graph/api/user-list-transitivememberof
+USER_MEMBER_OF = Stream(
+    name="user_member_of", api="graph", path="/users/{id}/transitiveMemberOf",
+    primary_key=("id",), what="Reading a user's group memberships from Microsoft Graph",
+    select=("id", "displayName"), params=_frozen(**{"$top": "999"}),
+)
+
 _USER_FIELDS = ("id", "userPrincipalName", "displayName", "mail", "accountEnabled", "userType",
                 "department", "companyName", "createdDateTime", "assignedLicenses",
                 "licenseAssignmentStates")

@@ -389,8 +389,11 @@ class Candidate(SQLModel, table=True):
     days_inactive: int | None = None
     evidence: dict[str, Any] = _json(dict)
     evidence_hash: str
-    status: str = "proposed"  # proposed | approved | rejected | snoozed | applied | cancelled
+    # proposed | approved | rejected | snoozed | applied | partial | restored | cancelled
+    status: str = "proposed"
     status_reason: str | None = None
+    # goes up on every status change; writers compare it with what they read (compare-and-set)
+    version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     snoozed_until: date | None = None
     decided_evidence_hash: str | None = None  # what the last decision was given for
     proposed_at: datetime
@@ -424,8 +427,13 @@ class AppliedChange(SQLModel, table=True):
     sku_id: str
     action: str
     group_id: str | None = None
-    prior: dict[str, Any] = _json(dict)  # {"disabled_plans": [...], "group_id": ..., ...}
-    status: str = "applied"  # applied | pending_confirmation | confirmed | restored | failed
+    prior: dict[str, Any] = _json(dict)  # {"disabled_plans": [...], "group_ids": ..., ...}
+    # each Graph call, recorded as attempted before it is made and done once it succeeded:
+    # [{"kind": "remove_direct" | "remove_group" | "downgrade", "group_id", "state":
+    #   "attempted" | "done" | "failed" | "unknown" | "undone", "error", "at"}]
+    steps: list[dict[str, Any]] = _json(list)
+    # started | applied | pending_confirmation | confirmed | partial | failed | restored
+    status: str = "applied"
     applied_at: datetime
     confirmed_at: datetime | None = None
     restored_at: datetime | None = None

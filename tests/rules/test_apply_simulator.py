@@ -13,16 +13,12 @@ import pytest
 from sqlmodel import col, select
 
 from license_analyzer.config import Config, load_config
-from license_analyzer.rules.apply import (
-    apply_candidates,
-    confirm_live,
-    plan_rows,
-    restore_candidates,
-)
+from license_analyzer.rules.apply import apply_candidates, confirm_live, plan_rows
+from license_analyzer.rules.restore import restore_candidates
 from license_analyzer.rules.evidence import candidate_id
 from license_analyzer.run import open_configured_store
 from license_analyzer.simulator import Simulator, SimulatorOptions, write_config_file
-from license_analyzer.sources.http import connect
+from license_analyzer.sources.http import Connection, connect
 from license_analyzer.store.db import Store, utcnow
 from license_analyzer.store.models import AppliedChange, Candidate, Decision
 
@@ -41,15 +37,21 @@ def config(sim: Simulator, tmp_path: Path) -> Config:
     path = tmp_path / "license-analyzer.toml"
     write_config_file(sim.info, path)
     with path.open("a", encoding="utf-8") as f:
-        f.write("\n[reclamation]\nenabled = true\nmax_per_run = 5\n")
+        f.write("\n[analysis]\nas_of = 2026-11-21\n"
+                "\n[reclamation]\nenabled = true\nmax_per_run = 5\n")
     return load_config(path)
 
 
 @pytest.fixture
-def graph(config: Config) -> Iterator[httpx.Client]:
+def connection(config: Config) -> Iterator[Connection]:
     with connect(config.profiles[0], base_dir=config.source_path.parent if config.source_path
-                 else None) as connection:
-        yield connection.graph()
+                 else None) as opened:
+        yield opened
+
+
+@pytest.fixture
+def graph(connection: Connection) -> httpx.Client:
+    return connection.graph()
 
 
 def _user(graph: httpx.Client, uid: str) -> dict[str, Any]:
@@ -77,7 +79,8 @@ def _candidate(store: Store, user: dict[str, Any], sku_id: str, part: str, *,
             product_name=part, rule="never_used", reason="test", assigned_via=via,
             action="remove" if direct else "remove_from_group", monthly_saving=10.0,
             last_activity=date(2026, 11, 21), evidence={
-                "remove_direct": direct, "remove_groups": groups, "family": "sales"},
+                "remove_direct": direct, "remove_groups": groups, "family": "sales",
+                "as_of": "2026-11-21", "account_enabled": True},
             evidence_hash="h", decided_evidence_hash="h", status="approved",
             proposed_at=utcnow(), updated_at=utcnow()))
     return cid
@@ -106,6 +109,7 @@ def _pick(sim: Simulator, graph: httpx.Client) -> tuple[dict[str, Any], dict[str
 
 
 def test_apply_execute_then_restore(sim: Simulator, config: Config, graph: httpx.Client,
+                                    connection: Connection,
                                     capsys: pytest.CaptureFixture[str]) -> None:
     store = open_configured_store(config)
     direct_user, group_user, gid = _pick(sim, graph)
@@ -143,7 +147,7 @@ def test_apply_execute_then_restore(sim: Simulator, config: Config, graph: httpx
     assert apply_candidates(config, execute=True) == 0
     assert "0 applied" in capsys.readouterr().out
     for _ in range(50):  # Microsoft (the simulator) processes group removals a little later
-        if confirm_live(store, lambda _: graph):
+        if confirm_live(store, lambda _: connection):
             break
         time.sleep(0.1)
     with store.session() as s:
