@@ -248,7 +248,7 @@ class _Run:
             self.echo(f"applied {label}: {candidate.action}"
                       + (f" ({note})" if note else ""))
         if isinstance(stop, AuthError):
-            self.echo(redact(f"error: {stop.message}"))
+            self.echo("Stopped at this permission error: fix it, then run apply again.")
             return int(ExitCode.AUTH)
         return None
 

@@ -13,11 +13,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import numpy as np
+
 from .cloud import Cloud, make_server
 from .generate import build_tenant
 from .limits import Injection
 from .options import SimulatorOptions
-from .tenant import Tenant
+from .tenant import AuditColumns, Tenant
 from .tls import Tls
 from .truth import Truth
 
@@ -130,6 +132,24 @@ class Simulator:
         the request then proceeds normally."""
         self.cloud.injections.add(Injection(method.upper(), re.compile(path, re.I), status,
                                             times, skip, after, call))
+
+    def record_access(self, user_id: str, when: datetime, env_index: int = 0) -> bool:
+        """The Entra user opens a model-driven app in one Dataverse environment at `when`: an
+        access record (operation 4, action 64) appears in its audit. False when the user has no
+        systemuser there."""
+        env = self.cloud.tenant.dataverse[env_index]
+        user = self.cloud.tenant.users_by_id.get(user_id.lower())
+        index = next((i for i, s in enumerate(env.systemusers)
+                      if user is not None and s.kind == "human" and s.user_idx == user.idx), None)
+        if index is None:
+            return False
+        a = env.audit
+        ts = int(when.timestamp())
+        at = int(np.searchsorted(a.t, ts, side="right"))
+        env.audit = AuditColumns(np.insert(a.t, at, ts), np.insert(a.su, at, index),
+                                 np.insert(a.action, at, 64), np.insert(a.legacy, at, False),
+                                 np.insert(a.delay, at, 0))
+        return True
 
     def clear_injections(self) -> None:
         self.cloud.injections.clear()

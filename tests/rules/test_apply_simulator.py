@@ -14,8 +14,8 @@ from sqlmodel import col, select
 
 from license_analyzer.config import Config, load_config
 from license_analyzer.rules.apply import apply_candidates, confirm_live, plan_rows
-from license_analyzer.rules.restore import restore_candidates
 from license_analyzer.rules.evidence import candidate_id
+from license_analyzer.rules.restore import restore_candidates
 from license_analyzer.run import open_configured_store
 from license_analyzer.simulator import Simulator, SimulatorOptions, write_config_file
 from license_analyzer.sources.http import Connection, connect
