@@ -16,6 +16,7 @@ from license_analyzer.config import Config, load_config
 from license_analyzer.errors import ConfigError, ExitCode, LicenseAnalyzerError
 from license_analyzer.logs import configure_logging
 from license_analyzer.redact import redact
+from license_analyzer.terminal import visible
 
 log = logging.getLogger("license_analyzer")
 
@@ -250,9 +251,9 @@ NoteOpt = Annotated[str | None, typer.Option("--note", help="Why.")]
 
 def _decide(decision: str, ids: list[str], by: str, note: str | None,
             until: date | None = None) -> None:
-    from license_analyzer.output import say
     from license_analyzer.rules.review import decide
     from license_analyzer.run import open_configured_store
+    from license_analyzer.terminal import say
 
     config = state.config()
     for line in decide(open_configured_store(config), ids, decision, by=by, note=note,
@@ -376,7 +377,7 @@ def main(argv: list[str] | None = None) -> None:
     except LicenseAnalyzerError as exc:
         if exc.detail:
             log.debug("detail: %s", exc.detail)
-        typer.echo(redact(f"error: {exc.message}"), err=True)
+        typer.echo(visible(redact(f"error: {exc.message}")), err=True)
         sys.exit(int(exc.exit_code))
     except OperationalError as exc:  # the database went away or stayed locked mid-command
         log.debug("database error: %s", exc)
@@ -390,6 +391,6 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # a bug: say so plainly, the traceback goes to --verbose
         if state.verbose:
             log.exception("unexpected error")
-        typer.echo(redact(f"error: unexpected {type(exc).__name__}: {exc}; run again with "
-                          "--verbose and report it."), err=True)
+        typer.echo(visible(redact(f"error: unexpected {type(exc).__name__}: {exc}; run again"
+                                  " with --verbose and report it.")), err=True)
         sys.exit(int(ExitCode.BUG))

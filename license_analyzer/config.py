@@ -5,6 +5,7 @@ Every problem becomes one ConfigError sentence naming the file, the key and the 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -26,7 +27,7 @@ from pydantic import (
 )
 
 from license_analyzer.errors import ConfigError
-from license_analyzer.redact import register_secret
+from license_analyzer.redact import register_secret, register_url_secrets
 
 DEFAULT_CONFIG_NAME = "license-analyzer.toml"
 CONFIG_ENV_VAR = "LICENSE_ANALYZER_CONFIG"
@@ -119,16 +120,55 @@ class ScheduleConfig(_Section):
         return v
 
 
+def is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 class NotifyConfig(_Section):
-    webhook_url: Url | None = None
+    webhook_url: Url | None = None  # its path and query are secrets (they carry the token)
     smtp_host: str | None = None
     smtp_port: int = 25
     smtp_starttls: bool = False
+    smtp_implicit_tls: bool = False  # TLS from the first byte; on by itself on port 465
+    # a password is never sent over an unencrypted connection unless this says so
+    smtp_allow_plaintext_password: bool = False
     smtp_user: str | None = None
     smtp_password: SecretStr | None = None
     smtp_from: str | None = None
     smtp_to: list[str] = Field(default_factory=list)
+    ca_bundle: Path | None = None  # extra trusted CA for the webhook and the SMTP server
+    proxy: Url | None = None  # for the webhook; nothing is taken from the environment
     secret_expiry_warning_days: int = Field(default=30, ge=1)
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _https(cls, v: str | None) -> str | None:
+        if v is not None:
+            parts = urlsplit(v)
+            if parts.scheme != "https" and not is_loopback(parts.hostname):
+                raise ValueError("webhook_url must use https")
+        return v
+
+    @property
+    def smtp_tls(self) -> str | None:
+        """How the SMTP connection is encrypted: "implicit", "starttls" or None."""
+        if self.smtp_implicit_tls or self.smtp_port == 465:
+            return "implicit"
+        return "starttls" if self.smtp_starttls else None
+
+    @model_validator(mode="after")
+    def _no_plaintext_password(self) -> NotifyConfig:
+        if (self.smtp_host and self.smtp_password is not None and self.smtp_tls is None
+                and not self.smtp_allow_plaintext_password):
+            raise ValueError("smtp_password would be sent unencrypted")
+        return self
 
 
 class ReclamationConfig(_Section):
@@ -264,6 +304,33 @@ class Config(_Section):
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
+# keys whose values are secrets wherever they appear: masked in every message, log record and
+# traceback from the moment the file is read, never echoed back in an error
+SECRET_KEYS = frozenset({"client_secret", "certificate_passphrase", "smtp_password",
+                         "session_secret", "token_cache_key"})
+URL_SECRET_KEYS = frozenset({"webhook_url"})
+
+
+def _is_secret(key: str) -> bool:
+    name = key.rsplit(".", 1)[-1].split("[", 1)[0].split(" ", 1)[0]
+    return name in SECRET_KEYS or name in URL_SECRET_KEYS
+
+
+def register_secrets(value: Any) -> None:
+    """Register every secret-bearing value of the parsed (and expanded) TOML, before
+    validation: a validation error may quote the table that holds it."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in SECRET_KEYS and isinstance(item, str | int | float):
+                register_secret(str(item))
+            elif key in URL_SECRET_KEYS and isinstance(item, str):
+                register_url_secrets(item)
+            else:
+                register_secrets(item)
+    elif isinstance(value, list):
+        for item in value:
+            register_secrets(item)
+
 
 def _expand_env(value: Any, where: str, file: Path) -> Any:
     """Replace ${VAR} with the environment's value, everywhere in the parsed TOML."""
@@ -294,6 +361,9 @@ _FIXES = {
     "database": "write sqlite:///path.db or postgresql+psycopg://user@host/db",
     "cron": "write five cron fields like \"0 6 * * *\"",
     "credential": "set client_secret or certificate_path",
+    "https": "write an https:// URL (plain http only to 127.0.0.1 or localhost)",
+    "plaintext": "set smtp_starttls = true or use port 465 (implicit TLS); only if the server"
+                 " is on a network you trust, set smtp_allow_plaintext_password = true",
 }
 
 
@@ -327,13 +397,21 @@ def _sentence(file: Path, error: dict[str, Any], data: dict[str, Any]) -> str:
     if kind == "missing":
         return f"{file}: {key} is missing; {_FIXES['missing']}."
     for needle, fix in (("UUID", "uuid"), ("malformed URL", "url"), ("database URL", "database"),
-                        ("cron", "cron"), ("client_secret or certificate_path", "credential")):
+                        ("cron", "cron"), ("client_secret or certificate_path", "credential"),
+                        ("must use https", "https"), ("unencrypted", "plaintext")):
         if needle in message:
             reason = message.removeprefix("Value error, ")
             return f"{file}: {key or 'profile'} is not valid ({reason}); {_FIXES[fix]}."
     got = error.get("input")
-    shown = "" if isinstance(got, (dict, list)) or "secret" in key else f" (got {got!r})"
+    shown = "" if isinstance(got, (dict, list)) or _is_secret(key) else f" (got {got!r})"
     return f"{file}: {key} has the wrong type or value{shown}: {message}; fix it in the file."
+
+
+def _detail(exc: ValidationError) -> str:
+    """The validation errors for the log, without the values they are about (a value may
+    be, or contain, a secret)."""
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                     for e in exc.errors(include_url=False, include_input=False))
 
 
 def parse_config(text: str, file: Path) -> Config:
@@ -342,6 +420,7 @@ def parse_config(text: str, file: Path) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file} is not valid TOML ({exc}); fix the syntax there.") from None
     data = _expand_env(raw, "", file)
+    register_secrets(data)
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
@@ -351,7 +430,7 @@ def parse_config(text: str, file: Path) -> Config:
             raise ConfigError(
                 f"{file}: profiles has two profiles named {name!r}; give each profile its own name."
             ) from None
-        raise ConfigError(_sentence(file, dict(first), data), detail=str(exc)) from None
+        raise ConfigError(_sentence(file, dict(first), data), detail=_detail(exc)) from None
     return config.model_copy(update={"source_path": file})
 
 

@@ -3,21 +3,28 @@
 Sent by webhook (JSON) and/or e-mail (SMTP) from [notify]: a failed or degraded run, a source
 whose evidence will fall out of Microsoft's retention before the next run, a secret or
 certificate about to expire. Each alert is sent once a day at most (AlertSent).
+
+The webhook goes through the project's own HTTP client (https except to loopback, no proxy or
+CA from the environment) and is named in logs by its host only: its path and query carry the
+token. Mail is sent over verified TLS (the system's roots plus [notify] ca_bundle), STARTTLS
+or implicit TLS on port 465; a password never travels unencrypted unless the config says so.
 """
 
 from __future__ import annotations
 
 import logging
 import smtplib
+import ssl
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from pathlib import Path
 
 import httpx
 from sqlmodel import select
 
-from license_analyzer.config import Config, NotifyConfig
-from license_analyzer.redact import redact
+from license_analyzer.config import Config
+from license_analyzer.redact import redact, url_origin
 from license_analyzer.store.db import Store, utcnow
 from license_analyzer.store.models import AlertSent, Environment, Run, StreamState
 
@@ -96,27 +103,62 @@ def retention_alerts(store: Store, now: datetime) -> list[Alert]:
     return alerts
 
 
-def _send_webhook(settings: NotifyConfig, alerts: list[Alert]) -> None:
-    assert settings.webhook_url
+class DeliveryError(OSError):
+    """An alert channel refused or failed; the message names no secret."""
+
+
+def _ca_bundle(config: Config) -> Path | None:
+    bundle = config.notify.ca_bundle
+    return config.resolve(bundle) if bundle is not None else None
+
+
+def _send_webhook(config: Config, alerts: list[Alert]) -> None:
+    from license_analyzer.sources.http import plain_client
+
+    url = config.notify.webhook_url
+    assert url
     body = {
         "text": "\n".join(a.message for a in alerts),
         "alerts": [{"kind": a.kind, "subject": a.subject, "message": a.message} for a in alerts],
     }
-    response = httpx.post(settings.webhook_url, json=body, timeout=15.0)
-    response.raise_for_status()
+    try:
+        with plain_client(ca_bundle=_ca_bundle(config), proxy=config.notify.proxy) as client:
+            response = client.post(url, json=body)
+    except httpx.HTTPError as exc:
+        raise DeliveryError(f"{url_origin(url)} could not be reached ({type(exc).__name__})"
+                            ) from None
+    if response.is_error or response.is_redirect:
+        raise DeliveryError(f"{url_origin(url)} answered HTTP {response.status_code}")
 
 
-def _send_mail(settings: NotifyConfig, alerts: list[Alert]) -> None:
+def _tls(config: Config) -> ssl.SSLContext:
+    """The system's trusted roots plus [notify] ca_bundle; hostname and chain verified."""
+    context = ssl.create_default_context()
+    bundle = _ca_bundle(config)
+    if bundle is not None:
+        context.load_verify_locations(cafile=str(bundle))
+    return context
+
+
+def _send_mail(config: Config, alerts: list[Alert]) -> None:
+    settings = config.notify
     assert settings.smtp_host
     message = EmailMessage()
     message["Subject"] = f"license-analyzer: {len(alerts)} alert(s)"
     message["From"] = settings.smtp_from or "license-analyzer@localhost"
     message["To"] = ", ".join(settings.smtp_to)
     message.set_content("\n\n".join(a.message for a in alerts))
-    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=15) as smtp:
-        if settings.smtp_starttls:
-            smtp.starttls()
+    tls = settings.smtp_tls
+    smtp = (smtplib.SMTP_SSL(settings.smtp_host, settings.smtp_port, timeout=15,
+                             context=_tls(config)) if tls == "implicit"
+            else smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=15))
+    with smtp:
+        if tls == "starttls":
+            smtp.starttls(context=_tls(config))  # fails when the server does not offer it
         if settings.smtp_user and settings.smtp_password:
+            if tls is None and not settings.smtp_allow_plaintext_password:
+                raise DeliveryError("the SMTP password would travel unencrypted; set"
+                                    " smtp_starttls = true or use port 465")
             smtp.login(settings.smtp_user, settings.smtp_password.get_secret_value())
         smtp.send_message(message)
 
@@ -139,7 +181,7 @@ def deliver(config: Config, store: Store, alerts: list[Alert]) -> list[Alert]:
     delivered = not channels
     for name, send in channels:
         try:
-            send(settings, fresh)
+            send(config, fresh)
             delivered = True
         except (OSError, httpx.HTTPError, smtplib.SMTPException) as exc:
             log.error("could not send the alert by %s: %s", name, redact(str(exc)))

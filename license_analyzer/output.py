@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import sys
-import unicodedata
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
@@ -23,32 +22,9 @@ from rich.table import Table
 from rich.text import Text
 
 from license_analyzer.report.safety import neutralize_cell
+from license_analyzer.terminal import say, visible
 
-# Characters that rewrite what a terminal shows without being control characters themselves:
-# bidirectional overrides and isolates (a name that reads backwards), zero-width marks.
-_INVISIBLE = frozenset("\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
-                       "\u2066\u2067\u2068\u2069\ufeff")
-
-
-def visible(text: str) -> str:
-    """`text` with every control, direction and zero-width character written as an escape
-    (ESC as \\x1b, U+202E as \\u202e), so a terminal shows exactly what is there."""
-    if text.isprintable():
-        return text
-    out = []
-    for ch in text:
-        if ch in _INVISIBLE or (unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp")):
-            code = ord(ch)
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
-def say(line: str) -> None:
-    """One line of tenant-derived text to stdout, control characters made visible."""
-    sys.stdout.write(visible(line) + "\n")
-
+__all__ = ["print_rows", "say", "to_csv", "to_json", "visible"]
 
 def _plain(value: Any) -> Any:
     if isinstance(value, datetime | date):
@@ -67,8 +43,13 @@ def to_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None)
     writer = csv.DictWriter(buffer, fieldnames=names, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: neutralize_cell(_plain(row.get(k))) for k in names})
+        writer.writerow({k: _csv_cell(row.get(k)) for k in names})
     return buffer.getvalue()
+
+
+def _csv_cell(value: Any) -> Any:
+    value = _plain(value)
+    return neutralize_cell(visible(value)) if isinstance(value, str) else value
 
 
 Column = tuple[str, str]  # (field, header shown in the table)

@@ -99,3 +99,34 @@ def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     example = Path(__file__).parents[1] / "config.example.toml"
     config = parse_config(example.read_text(), example)
     assert config.profiles and config.prices
+
+
+def test_verbose_config_errors_never_show_a_secret(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The error is about the profile that holds the secret: the detail logged with --verbose
+    quotes that profile, so the secret must be masked before validation even starts."""
+    text = GOOD_PROFILE.replace('"${TEST_LA_SECRET}"', '"Lt8Q~literal-secret-0042"').replace(
+        'tenant_id = "00000000-0000-0000-0000-000000000001"\n', "")
+    config = tmp_path / "la.toml"
+    config.write_text(text)
+    with pytest.raises(SystemExit) as exited:
+        main(["--verbose", "--config", str(config), "usage"])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2
+    assert "tenant_id is missing" in err and "detail:" in err
+    assert "Lt8Q~literal-secret-0042" not in err
+
+
+@pytest.mark.parametrize(("section", "key"), [
+    ("profile", "certificate_passphrase"), ("notify", "smtp_password"),
+    ("notify", "webhook_url")])
+def test_a_wrong_typed_secret_is_not_printed_back(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        section: str, key: str) -> None:
+    monkeypatch.setenv("TEST_LA_SECRET", "s3cr3t-value-xyz")
+    line = f"{key} = 73914652\n"
+    text = (GOOD_PROFILE + line if section == "profile"
+            else f"[notify]\nsmtp_host = \"mail\"\nsmtp_starttls = true\n{line}")
+    code, err = run_cli(tmp_path, text, capsys)
+    assert code == 2 and key in err
+    assert "73914652" not in err

@@ -30,3 +30,28 @@ def test_log_records_are_redacted(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO):
         logger.info("posting %s", "client_secret=another-secret-1234")
     assert "another-secret-1234" not in caplog.text
+
+
+def test_logged_tracebacks_are_redacted(capsys: pytest.CaptureFixture[str]) -> None:
+    """A traceback logged at ERROR goes through the same mask as the message."""
+    from license_analyzer.logs import configure_logging
+
+    register_secret("tb-secret-77f1")
+    configure_logging(verbose=False)
+    try:
+        raise RuntimeError("token endpoint said client_secret=tb-secret-77f1 was wrong")
+    except RuntimeError:
+        logging.getLogger("license_analyzer.test").exception("collect failed")
+    err = capsys.readouterr().err
+    assert "collect failed" in err and "Traceback" in err and "RuntimeError" in err
+    assert "tb-secret-77f1" not in err
+
+
+def test_webhook_path_and_query_are_secrets() -> None:
+    from license_analyzer.redact import register_url_secrets, url_origin
+
+    url = "https://hooks.example.com/services/T1/B2/xoxb-4471?token=q-9981"
+    register_url_secrets(url)
+    shown = redact(f"could not post to {url}")
+    assert "xoxb-4471" not in shown and "q-9981" not in shown
+    assert url_origin(url) == "https://hooks.example.com"

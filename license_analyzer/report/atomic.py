@@ -1,4 +1,7 @@
-"""Files appear whole or not at all: a run killed mid-report never leaves half a page."""
+"""Files appear whole or not at all: a run killed mid-report never leaves half a page.
+
+Reports hold names and usage: they are readable by their owner only (0600), like the store.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +11,13 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from license_analyzer.store.db import private_dir
+
 
 @contextlib.contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
     """A temporary path beside `target`; renamed onto it only when the block succeeds."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(target.parent)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
@@ -20,7 +25,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
         yield tmp
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, 0o600)
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)

@@ -41,7 +41,7 @@ from license_analyzer.report.position import (
 from license_analyzer.report.render import render
 from license_analyzer.report.renewals import RENEWAL_WINDOW_DAYS, Renewal, renewals
 from license_analyzer.report.stages import call_or_none
-from license_analyzer.store.db import Store
+from license_analyzer.store.db import Store, private_dir
 from license_analyzer.store.models import DepartmentPositionDaily
 
 log = logging.getLogger(__name__)
@@ -164,8 +164,9 @@ def report_folder(out_dir: Path, as_of: date) -> Path:
 
 def write_report(config: Config, store: Store, out_dir: Path, as_of: date,
                  run_id: int | None = None) -> Path:
+    private_dir(out_dir)
     folder = report_folder(out_dir, as_of)
-    folder.mkdir(parents=True, exist_ok=True)
+    private_dir(folder)
     report = collect_report(config, store, as_of, run_id)
 
     candidates = export_rows(store)

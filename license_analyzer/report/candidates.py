@@ -42,8 +42,8 @@ EXPORT_COLUMNS = (
     "id", "profile", "user_id", "user_principal_name", "display_name", "department",
     "sku_id", "sku_part_number", "product_name", "rule", "reason", "action",
     "target_sku_part_number", "assigned_via", "blocked_reason", "last_activity",
-    "last_activity_source", "days_inactive", "monthly_saving", "status", "evidence_hash",
-    "decision", "note",
+    "last_activity_source", "days_inactive", "monthly_saving", "status", "version",
+    "evidence_hash", "decision", "note",
 )
 
 

@@ -1,4 +1,10 @@
-"""The one Jinja2 environment: autoescape on, a user's template folder before the packaged one."""
+"""The one Jinja2 environment: autoescape on, a user's template folder before the packaged one.
+
+The environment is sandboxed: a template from the `[reports] templates` folder is text anyone
+with write access to that folder wrote, and an ordinary Jinja2 environment lets it reach
+Python's internals (`{{ cycler.__init__.__globals__ }}`, then `os`). The sandbox refuses every
+underscore attribute and unsafe call; the packaged templates need none.
+"""
 
 from __future__ import annotations
 
@@ -16,8 +22,11 @@ from jinja2 import (
     StrictUndefined,
     select_autoescape,
 )
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
+from license_analyzer.errors import ConfigError
 from license_analyzer.report.formatting import money
 from license_analyzer.report.safety import safe_http_url, script_json
 
@@ -55,7 +64,7 @@ def report_environment(override: Path | None = None) -> Environment:
     if override is not None:
         loaders.append(FileSystemLoader(str(override)))
     loaders.append(PackageLoader("license_analyzer.report", "templates"))
-    env = Environment(
+    env: Environment = SandboxedEnvironment(
         loader=ChoiceLoader(loaders),
         autoescape=select_autoescape(enabled_extensions=("html", "js", "css"),
                                      default_for_string=True, default=True),
@@ -70,4 +79,9 @@ def report_environment(override: Path | None = None) -> Environment:
 
 
 def render(template: str, override: Path | None, **context: Any) -> str:
-    return report_environment(override).get_template(template).render(**context)
+    try:
+        return report_environment(override).get_template(template).render(**context)
+    except SecurityError as exc:
+        raise ConfigError(f"A report template in {override} tried something templates may not"
+                          f" do ({exc}); templates may use the report's data and filters only:"
+                          " fix or remove it.", detail=str(exc)) from None

@@ -1,7 +1,9 @@
 """The one `@odata.nextLink` paginator (singer-sdk's BaseAPIPaginator.advance).
 
 The next link is followed verbatim: skiptokens are opaque and never parsed. A link seen twice
-means the server is looping, which would otherwise never end, so it is an error.
+means the server is looping, which would otherwise never end, so it is an error. A link to
+another scheme, host or port is never followed: the request would carry the bearer token
+there (the client's auth refuses it too, sources/http/auth.py).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import httpx
 import orjson
 
 from license_analyzer.errors import SourceError
+from license_analyzer.sources.http.auth import origin_of
 from license_analyzer.sources.http.errors import check, transport_error
 from license_analyzer.sources.streams import Stream
 
@@ -59,6 +62,12 @@ def pages(client: httpx.Client, stream: Stream, params: dict[str, str] | None = 
         link = body.get("@odata.nextLink")
         if not link:
             return
+        there = origin_of(link)
+        if there != origin_of(response.url):
+            raise SourceError(f"{label}: the server sent a next-page link to another address"
+                              f" ({there[0]}://{there[1]}:{there[2]}); it is not followed, so the"
+                              " token is not sent there. Check the profile's URLs.",
+                              detail=f"nextLink to another origin: {link[:300]}")
         if link in seen:
             raise SourceError(f"{label}: the server sent the same next-page link twice, so "
                               "paging would never end; it is retried on the next run.",

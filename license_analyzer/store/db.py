@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -82,6 +83,20 @@ def _switch_to_wal(cursor: Any, lock_timeout_s: float) -> None:
             time.sleep(0.02)
 
 
+def create_private_file(path: Path) -> None:
+    """Create `path` readable by its owner only, if it does not exist yet: the store holds
+    names and usage. SQLite gives its -wal and -shm files the database file's permissions."""
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+
+
+def private_dir(path: Path) -> None:
+    """mkdir -p, the last folder readable by its owner only when this creates it."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=0o700, exist_ok=True)
+
+
 def default_data_dir(url: str, base: Path) -> Path:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
@@ -100,6 +115,8 @@ def create_store_engine(url: str, base: Path, lock_timeout_s: float = 30.0) -> E
             parsed = parsed.set(database=str(base / database))
         if parsed.database:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            if database != ":memory:":
+                create_private_file(Path(parsed.database))
         engine = create_engine(parsed, connect_args={"timeout": lock_timeout_s,
                                                      "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas(lock_timeout_s))
@@ -132,7 +149,7 @@ def open_store(url: str, base: Path | None = None, data_dir: Path | None = None,
             detail=str(exc),
         ) from None
     store = Store(engine=engine, url=url, data_dir=data_dir or default_data_dir(url, base))
-    store.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(store.data_dir)
     if migrate:
         from license_analyzer.store.migrate import upgrade
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from license_analyzer.errors import ConfigError
 from license_analyzer.report.build import write_report
 from license_analyzer.store.db import Store
 from license_analyzer.store.models import StreamState
@@ -142,7 +143,7 @@ def test_empty_store_renders_a_page_that_says_what_is_missing(store: Store,
     assert "No reclamation candidates." in html
     assert parse_page(html).figures["monthly_spend"] == "0.00"
     header = (tmp_path / "2026-11-21" / "candidates.csv").read_text("utf-8-sig").splitlines()[0]
-    assert "decision" in header and "note" in header
+    assert "decision" in header and "note" in header and "version" in header
 
 
 def test_user_template_folder_overrides_packaged_partials(store: Store, tmp_path: Path) -> None:
@@ -223,3 +224,19 @@ def test_usage_csv_is_the_position_of_the_day_shown(store: Store, tmp_path: Path
     assert rows["DYN365_ENTERPRISE_SALES"]["assigned"] == "17"
     assert set(rows) == {"DYN365_ENTERPRISE_SALES", "SPE_E5", "POWER_BI_STANDARD"}
     assert list(rows["SPE_E5"])[:4] == ["profile", "sku_id", "sku_part_number", "product_name"]
+
+
+@pytest.mark.parametrize("payload", [
+    "{{ cycler.__init__.__globals__.os.popen('echo owned-by-template').read() }}",
+    "{{ ''.__class__.__base__.__subclasses__() }}",
+])
+def test_a_template_override_cannot_reach_python(store: Store, tmp_path: Path,
+                                                 payload: str) -> None:
+    build_report_store(store)
+    override = tmp_path / "hostile"
+    override.mkdir()
+    (override / "_rules.html").write_text(f"<p>{payload}</p>", encoding="utf-8")
+    with pytest.raises(ConfigError, match="templates may use the report's data") as refused:
+        write_report(report_config(templates=override), store, tmp_path / "out", AS_OF)
+    assert "owned-by-template" not in refused.value.message
+    assert not (tmp_path / "out" / "2026-11-21" / "index.html").exists()

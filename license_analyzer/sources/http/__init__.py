@@ -1,7 +1,7 @@
 """HTTP to Microsoft: clouds, msal tokens, the client factory, retries and error sentences."""
 
 from .auth import MsalAuth, TokenProvider, jwt_claims
-from .client import Connection, connect
+from .client import Connection, connect, plain_client
 from .clouds import CLOUDS, Endpoints, endpoints, resource_scope
 from .errors import (
     MissingPermission,
@@ -31,6 +31,7 @@ __all__ = [
     "endpoints",
     "jwt_claims",
     "permission_for",
+    "plain_client",
     "resource_scope",
     "transport_error",
 ]

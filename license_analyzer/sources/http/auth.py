@@ -183,14 +183,35 @@ class TokenProvider:
         return jwt_claims(self.token(scope))
 
 
-class MsalAuth(httpx.Auth):
-    """Bearer token for one scope; a 401 gets one fresh token and one retry."""
+def origin_of(url: httpx.URL | str) -> tuple[str, str, int]:
+    """(scheme, host, port) with the scheme's default port filled in."""
+    parsed = httpx.URL(str(url))
+    scheme = parsed.scheme.lower()
+    return scheme, parsed.host.lower(), parsed.port or (443 if scheme == "https" else 80)
 
-    def __init__(self, tokens: TokenProvider, scope: str) -> None:
+
+class MsalAuth(httpx.Auth):
+    """Bearer token for one scope; a 401 gets one fresh token and one retry.
+
+    The token goes only to the origin (scheme, host, port) of the client it belongs to, given
+    as `origin` or pinned by the first request: a link that points elsewhere (an
+    `@odata.nextLink` to another host, a downgrade to http) never receives it.
+    """
+
+    def __init__(self, tokens: TokenProvider, scope: str, origin: str | None = None) -> None:
         self.tokens = tokens
         self.scope = scope
+        self._origin = origin_of(origin) if origin else None
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        target = origin_of(request.url)
+        if self._origin is None:
+            self._origin = target
+        if target != self._origin:
+            raise SourceError(
+                f"A request to {target[0]}://{target[1]}:{target[2]} would carry the token for"
+                f" {self._origin[0]}://{self._origin[1]}:{self._origin[2]}; it was not sent (a"
+                " link pointing to another server is never followed with a token).")
         token = self.tokens.token(self.scope)
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request

@@ -101,21 +101,22 @@ class Connection:
                 client = self._clients[key] = make()
             return client
 
-    def auth(self, scope: str) -> MsalAuth:
-        return MsalAuth(self.tokens, scope)
+    def auth(self, scope: str, origin: str | None = None) -> MsalAuth:
+        """The bearer token for `scope`, sent only to `origin` (the client's base URL)."""
+        return MsalAuth(self.tokens, scope, origin)
 
     def graph(self) -> httpx.Client:
         """Microsoft Graph, base URL with the version (…/v1.0): use paths like "/users"."""
         ep = self.endpoints
         return self._cached(("graph", ep.graph_url), lambda: self._client(
-            base_url=ep.graph_url, auth=self.auth(ep.graph_scope), headers={}, resource="graph",
-            environment=ep.graph_url))
+            base_url=ep.graph_url, auth=self.auth(ep.graph_scope, ep.graph_url), headers={},
+            resource="graph", environment=ep.graph_url))
 
     def dataverse(self, env_url: str) -> httpx.Client:
         """A Dataverse environment's Web API: paths like "/systemusers"."""
         url = normalize_resource_url(env_url)
         return self._cached(("dataverse", url), lambda: self._client(
-            base_url=url + DATAVERSE_API, auth=self.auth(resource_scope(url)),
+            base_url=url + DATAVERSE_API, auth=self.auth(resource_scope(url), url),
             headers=dict(ODATA_HEADERS), resource="dataverse", environment=url))
 
     def finance_operations(self, env_url: str, *, scope: str | None = None) -> httpx.Client:
@@ -126,7 +127,7 @@ class Connection:
         url = normalize_resource_url(env_url)
         token_scope = scope or resource_scope(url)
         return self._cached(("finance_operations", f"{url} {token_scope}"), lambda: self._client(
-            base_url=url + "/data", auth=self.auth(token_scope),
+            base_url=url + "/data", auth=self.auth(token_scope, url),
             headers={"Accept": "application/json"}, resource="finance_operations",
             environment=url))
 
@@ -134,7 +135,8 @@ class Connection:
         """The Power Platform admin (BAP) API, for environment discovery."""
         ep = self.endpoints
         return self._cached(("power_platform", ep.power_platform_url), lambda: self._client(
-            base_url=ep.power_platform_url, auth=self.auth(ep.power_platform_scope),
+            base_url=ep.power_platform_url,
+            auth=self.auth(ep.power_platform_scope, ep.power_platform_url),
             headers={"Accept": "application/json"}, resource="power_platform",
             environment=ep.power_platform_url))
 
@@ -165,3 +167,13 @@ def connect(profile: ProfileConfig, *, concurrency: int = 16, max_wait_s: float 
     """
     return Connection(profile, concurrency=concurrency, max_wait_s=max_wait_s,
                       timeout_s=timeout_s, base_dir=base_dir, transport=transport, sleep=sleep)
+
+
+def plain_client(*, ca_bundle: Path | None = None, proxy: str | None = None,
+                 timeout_s: float = 15.0) -> httpx.Client:
+    """A client for what is not Microsoft (the alert webhook), with the same rules: trust is
+    the public roots plus `ca_bundle`, a proxy only when given, nothing from the environment
+    (HTTPS_PROXY, SSL_CERT_FILE), no redirects followed."""
+    return httpx.Client(verify=ssl_context(ca_bundle), proxy=proxy, trust_env=False,
+                        follow_redirects=False, timeout=httpx.Timeout(timeout_s),
+                        headers={"User-Agent": USER_AGENT})

@@ -222,3 +222,30 @@ def test_a_pem_without_key_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         connect(profile(client_secret=None, certificate_path=str(tmp_path / "missing.pem")),
                 transport=FakeCloud().transport)
+
+
+@pytest.mark.parametrize("link", [
+    "https://collector.evil.example/v1.0/users?$skiptoken=x",  # another host
+    "http://graph.test.example/v1.0/users?$skiptoken=x",  # the same host, unencrypted
+    "https://graph.test.example:8443/v1.0/users?$skiptoken=x",  # another port
+])
+def test_a_next_link_elsewhere_never_receives_the_token(link: str) -> None:
+    """Graph's answer names a next page on another server: it is neither followed by the
+    paginator nor, if some code follows it anyway, sent the bearer token."""
+    from license_analyzer.errors import SourceError
+    from license_analyzer.sources.paginate import records
+    from license_analyzer.sources.streams import USERS
+
+    def resource(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"value": [{"id": "1"}], "@odata.nextLink": link})
+
+    cloud = FakeCloud(resource)
+    with connect(profile(), transport=cloud.transport) as conn:
+        with pytest.raises(SourceError, match="next-page link to another address"):
+            records(conn.graph(), USERS)
+        with pytest.raises(SourceError, match="was not sent"):
+            conn.graph().get(link)  # a caller following the link by hand
+    elsewhere = [r for r in cloud.requests if str(r.url).startswith(link.split("/v1.0")[0])]
+    assert elsewhere == []
+    sent = [r for r in cloud.requests if r.url.host == "graph.test.example"]
+    assert len(sent) == 1 and sent[0].url.scheme == "https" and sent[0].url.port is None
