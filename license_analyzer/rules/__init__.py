@@ -19,6 +19,7 @@ and friends are the thresholds of [analysis] (per product for per_product rules)
 
 Files: grammar (conditions), model/loading (the registry), derive (overlap, downgrade, attach,
 exclusions, grace), evaluate (winners), carry_out (action, blocked reason, saving), evidence,
-lifecycle, propose (the stage), review/importing/exports (people), apply/graph_ops (Graph),
+lifecycle, propose (the stage), review/importing/exports (people), versioning (compare-and-set
+on a candidate's status), apply/restore with live_checks, change_log and graph_ops (Graph),
 listing (`rules list`).
 """

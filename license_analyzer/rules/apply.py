@@ -18,6 +18,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+from sqlalchemy import and_, or_
 from sqlmodel import col, select
 
 from license_analyzer.config import Config, ProfileConfig
@@ -76,11 +77,15 @@ class Connections:
             connection.close()
 
 
-def _next_approved(store: Store, seen: set[str]) -> Candidate | None:
-    """Read again before each candidate: one rejected meanwhile is not carried out."""
-    stmt = (select(Candidate).where(Candidate.status == "approved",
-                                    col(Candidate.id).notin_(sorted(seen)))
-            .order_by(col(Candidate.monthly_saving).desc(), col(Candidate.id)).limit(1))
+def _next_approved(store: Store, after: Candidate | None) -> Candidate | None:
+    """The next approved candidate, best saving first, after the one just handled: read again
+    before each candidate, so one rejected meanwhile is not carried out."""
+    stmt = select(Candidate).where(Candidate.status == "approved")
+    if after is not None:
+        stmt = stmt.where(or_(col(Candidate.monthly_saving) < after.monthly_saving,
+                              and_(col(Candidate.monthly_saving) == after.monthly_saving,
+                                   col(Candidate.id) > after.id)))
+    stmt = stmt.order_by(col(Candidate.monthly_saving).desc(), col(Candidate.id)).limit(1)
     with store.session() as session:
         return session.exec(stmt).first()
 
@@ -162,9 +167,8 @@ class _Run:
         if confirmed:
             self.echo(f"{confirmed} group removals confirmed.")
         budget = self.config.reclamation.max_per_run
-        seen: set[str] = set()
-        while (candidate := _next_approved(self.store, seen)) is not None:
-            seen.add(candidate.id)
+        candidate = None
+        while (candidate := _next_approved(self.store, candidate)) is not None:
             if self.attempted >= budget:
                 self.echo(f"Stopped at max_per_run = {budget}; run apply again for the rest.")
                 break
