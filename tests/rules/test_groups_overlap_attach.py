@@ -111,3 +111,13 @@ def test_second_base_keeps_the_attach_company(run: Run) -> None:
                fact("u", "DYN365_ENTERPRISE_CUSTOMER_SERVICE", days=1, read_only=False),
                fact("u", "D365_CUSTOMER_SERVICE_ENT_ATTACH", days=1)])
     assert got["u/DYN365_ENTERPRISE_SALES"].blocked_reason is None
+
+
+def test_every_license_of_a_protected_group_member_is_blocked(run: Run, tenant: Store) -> None:
+    """Membership protects, not only the path a license comes through: the user's direct
+    Team Members license is blocked because the user is in the protected (E3) group."""
+    _group(tenant, "Executives")
+    got = run([fact("u", "DYN365_TEAM_MEMBERS", days=90)],
+              reclamation={"protected_groups": ["executives"]})
+    blocked = got["u/DYN365_TEAM_MEMBERS"].blocked_reason
+    assert blocked is not None and "member of protected group Executives" in blocked
