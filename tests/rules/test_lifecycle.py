@@ -103,3 +103,23 @@ def test_decisions_keep_who_and_refuse_unknown_ids(run: Run, tenant: Store) -> N
                          "monthly_saving", "status", "version"]
     assert row["last_activity"] == "2026-09-01"
     assert row["version"] == 1  # proposed (0), approved (1)
+
+
+def test_two_reviewers_on_the_same_version_one_wins_the_other_is_told(run: Run,
+                                                                      tenant: Store) -> None:
+    """What the web app relies on: each reviewer sends the version they saw."""
+    from license_analyzer.rules.versioning import DecisionConflict
+
+    got = run([idle("ann", utc(2026, 9, 1), AS_OF), idle("bob", utc(2026, 9, 1), AS_OF)])
+    ann, bob = got["ann/SPE_E3"], got["bob/SPE_E3"]
+    seen = {r["id"]: r["version"] for r in list_candidates(tenant)}
+    decide(tenant, [ann.id], "approved", by="First", note=None,
+           expected_versions={ann.id: seen[ann.id]})
+    with pytest.raises(DecisionConflict, match=f"Candidate {ann.id} was changed since you saw"
+                                               " it \\(it is now approved\\)") as conflict:
+        decide(tenant, [bob.id, ann.id], "rejected", by="Second", note=None,
+               expected_versions={bob.id: seen[bob.id], ann.id: seen[ann.id]})
+    assert conflict.value.ids == [ann.id]
+    statuses = {r["id"]: (r["status"], r["version"]) for r in list_candidates(tenant)}
+    assert statuses == {ann.id: ("approved", 1), bob.id: ("proposed", 0)}  # all or nothing
+    assert decisions(tenant, bob.id) == []
