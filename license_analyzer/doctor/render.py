@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from license_analyzer.output import to_json
+from license_analyzer.terminal import visible
 
 from .result import CheckResult, Status
 
@@ -31,7 +32,8 @@ def _cells(result: CheckResult) -> dict[str, str]:
 def text_lines(results: Sequence[CheckResult]) -> list[str]:
     rows = [_cells(r) for r in results]
     widths = {key: max((len(row[key]) for row in rows), default=0) for key in COLUMNS}
-    return ["  ".join([*(row[key].ljust(widths[key]) for key in COLUMNS), row["says"]]).rstrip()
+    return [visible("  ".join([*(row[key].ljust(widths[key]) for key in COLUMNS),
+                               row["says"]]).rstrip())
             for row in rows]
 
 
@@ -46,7 +48,10 @@ def render(results: Sequence[CheckResult], fmt: str, stream: TextIO | None = Non
     table = Table(*COLUMNS, "message -> fix", header_style="bold")
     for result in results:
         row = _cells(result)
-        # Text cells: a message with brackets must never be read as rich markup
-        table.add_row(row["profile"], Text(row["status"], style=_COLOURS[result.status]),
-                      row["target"], row["check"], Text(row["says"]))
+        # Text cells: a message with brackets must never be read as rich markup, and
+        # discovered names (environments) are the tenant's text
+        table.add_row(Text(visible(row["profile"])),
+                      Text(row["status"], style=_COLOURS[result.status]),
+                      Text(visible(row["target"])), Text(row["check"]),
+                      Text(visible(row["says"])))
     Console(file=out, soft_wrap=True, highlight=False).print(table)
