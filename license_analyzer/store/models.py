@@ -406,7 +406,8 @@ class Decision(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     candidate_id: str = Field(index=True)
-    decision: str  # approved | rejected | snoozed | reopened | cancelled | applied | restored
+    # approved | rejected | snoozed | reopened | cancelled | applied | partial | restored
+    decision: str
     by: str
     os_user: str | None = None
     at: datetime

@@ -123,3 +123,20 @@ def test_two_reviewers_on_the_same_version_one_wins_the_other_is_told(run: Run,
     statuses = {r["id"]: (r["status"], r["version"]) for r in list_candidates(tenant)}
     assert statuses == {ann.id: ("approved", 1), bob.id: ("proposed", 0)}  # all or nothing
     assert decisions(tenant, bob.id) == []
+
+
+def test_no_decision_lands_while_apply_carries_the_candidate_out(run: Run,
+                                                                 tenant: Store) -> None:
+    from license_analyzer.rules.versioning import DecisionConflict
+    from license_analyzer.store.db import utcnow
+    from license_analyzer.store.models import AppliedChange
+
+    ann = run([idle("ann", utc(2026, 9, 1), AS_OF)])["ann/SPE_E3"]
+    decide(tenant, [ann.id], "approved", by="Jane", note=None)
+    with tenant.session() as s:  # apply has claimed it and is making its Graph calls
+        s.add(AppliedChange(candidate_id=ann.id, profile=ann.profile, user_id=ann.user_id,
+                            sku_id=ann.sku_id, action="remove", status="started",
+                            applied_at=utcnow()))
+    with pytest.raises(DecisionConflict, match="being carried out by `candidates apply`"):
+        decide(tenant, [ann.id], "rejected", by="Reviewer", note=None)
+    assert [r["status"] for r in list_candidates(tenant)] == ["approved"]
