@@ -20,7 +20,7 @@ from license_analyzer.sources.paginate import pages
 from license_analyzer.sources.streams import USER_MEMBER_OF
 from license_analyzer.sources.windows import odata_time
 
-USER_FIELDS = ("id,userPrincipalName,accountEnabled,assignedLicenses,licenseAssignmentStates")
+USER_FIELDS = "id,userPrincipalName,accountEnabled,assignedLicenses,licenseAssignmentStates"
 GROUP_SELECT = ("id,displayName,groupTypes,membershipRule,onPremisesSyncEnabled,mailEnabled,"
                 "assignedLicenses")
 # failures before the request left: the server surely did not act

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import httpx
 from sqlmodel import col, select
 
 from license_analyzer.config import Config
@@ -30,7 +31,7 @@ from license_analyzer.store.models import AppliedChange, Candidate
 Echo = Callable[[str], None]
 
 
-def _undo(graph: Any, change: AppliedChange, step: dict[str, Any]) -> None:
+def _undo(graph: httpx.Client, change: AppliedChange, step: dict[str, Any]) -> None:
     prior = change.prior or {}
     what = f"Restoring {change.candidate_id}"
     plans = list(prior.get("disabled_plans") or [])
