@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
 import time
 from pathlib import Path
 
@@ -39,6 +40,20 @@ def wait_for_job_lock(db: Path, timeout: float = 60.0) -> None:
     raise AssertionError("the first run never took the job lock")
 
 
+def wait_for_run_of(db: Path, process: subprocess.Popen[str], timeout: float = 120.0) -> None:
+    """Until the process has recorded its run (or ended)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with sqlite3.connect(db, timeout=1) as conn:
+                if conn.execute("select count(*) from run where pid = ?",
+                                (process.pid,)).fetchone()[0]:
+                    return
+        except sqlite3.OperationalError:
+            pass  # not created yet, or busy
+        time.sleep(0.02)
+
+
 def test_run_end_to_end(sim: Simulator, tmp_path: Path) -> None:
     cli = make_cli(sim, tmp_path, "a")
     done = cli.run("run", "--as-of", AS_OF.isoformat())
@@ -66,8 +81,12 @@ def test_sigkill_at_any_point_then_run_again_gives_the_same_result(
     expected = outcome(baseline)
     killed = make_cli(sim, tmp_path, "killed")
     kills = 0
-    for delay in (0.6, 1.5, 3.0, 5.0):
+    # one kill during start-up, then three timed from the moment the run is recorded: on a
+    # loaded machine start-up alone can outlast fixed delays, and no kill would hit a run
+    for delay, from_the_run in ((0.6, False), (0.3, True), (1.5, True), (3.0, True)):
         process = killed.start("run", "--as-of", AS_OF.isoformat())
+        if from_the_run:
+            wait_for_run_of(killed.config.parent / "store.db", process)
         kills += kill_after(process, delay)
     assert kills >= 2, "the runs ended before they could be killed; raise the delays"
     done = killed.run("run", "--as-of", AS_OF.isoformat())
