@@ -1,4 +1,5 @@
-"""The one Jinja2 environment: autoescape on, a user's template folder before the packaged one."""
+"""The one Jinja2 environment of the report and the review app: autoescape on, a user's template
+folder before the packaged ones."""
 
 from __future__ import annotations
 
@@ -55,6 +56,8 @@ def report_environment(override: Path | None = None) -> Environment:
     if override is not None:
         loaders.append(FileSystemLoader(str(override)))
     loaders.append(PackageLoader("license_analyzer.report", "templates"))
+    # the review app's pages (web_*.html) beside the report's, overridable the same way
+    loaders.append(PackageLoader("license_analyzer.web", "templates"))
     env = Environment(
         loader=ChoiceLoader(loaders),
         autoescape=select_autoescape(enabled_extensions=("html", "js", "css"),

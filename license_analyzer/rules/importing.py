@@ -124,7 +124,7 @@ def import_file(store: Store, file: Path, by: str) -> ImportResult:
             if problem is not None or candidate is None or decision is None:
                 result.refused.append(f"{who}: {problem}")
                 continue
-            apply_decision(candidate, decision, until)
+            apply_decision(candidate, decision, until, by)
             candidate.updated_at = now
             record(session, candidate, decision, row.get("note", ""), now, by=by,
                    until=until if decision == "snoozed" else None)

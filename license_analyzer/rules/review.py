@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, update
 from sqlalchemy import select as sql_select
 from sqlmodel import col, select
 
@@ -44,13 +45,21 @@ def candidate_row(c: Candidate) -> dict[str, Any]:
         "blocked_reason": c.blocked_reason,
         "monthly_saving": c.monthly_saving,
         "status": c.status,
+        "decided_by": shown_decider(c.status, c.decided_by),
     }
 
 
 LIST_FIELDS = ("id", "profile", "user_id", "user_principal_name", "sku_id", "sku_part_number",
                "product_name", "rule", "reason", "last_activity", "last_activity_source",
                "days_inactive", "action", "target_sku_part_number", "assigned_via",
-               "blocked_reason", "monthly_saving", "status")
+               "blocked_reason", "monthly_saving", "status", "decided_by")
+# statuses no person's decision stands behind: open again (reopened), or cancelled by a run
+_UNDECIDED = ("proposed", "cancelled")
+
+
+def shown_decider(status: str, decided_by: str | None) -> str | None:
+    """Who took the decision the candidate stands on, or None while nobody's decision does."""
+    return None if status in _UNDECIDED else decided_by
 
 
 def check_status(status: str | None) -> None:
@@ -82,6 +91,7 @@ def ordered_rows(store: Store, status: str | None, extra: Sequence[str] = (),
     for row in rows:
         last = row["last_activity"]
         row["last_activity"] = last.isoformat() if last else None
+        row["decided_by"] = shown_decider(row["status"], row["decided_by"])
     return rows
 
 
@@ -89,8 +99,9 @@ def list_candidates(store: Store, status: str | None = None) -> list[dict[str, A
     return ordered_rows(store, status)
 
 
-def apply_decision(candidate: Candidate, decision: str, until: date | None) -> None:
+def apply_decision(candidate: Candidate, decision: str, until: date | None, by: str) -> None:
     candidate.status = decision
+    candidate.decided_by = by
     candidate.decided_evidence_hash = candidate.evidence_hash
     candidate.snoozed_until = until if decision == "snoozed" else None
     candidate.status_reason = None
@@ -100,9 +111,48 @@ def apply_decision(candidate: Candidate, decision: str, until: date | None) -> N
     candidate.evidence = evidence
 
 
+@dataclass(frozen=True)
+class Shown:
+    """What a reviewer saw of a candidate when deciding: the decision stands only if the
+    candidate is still so (compare-and-set), else someone else decided or the evidence moved."""
+
+    status: str
+    evidence_hash: str
+
+
+class StaleDecision(ConfigError):
+    """Candidates changed since they were shown; nothing was written. `ids` names them."""
+
+    def __init__(self, message: str, ids: Sequence[str]) -> None:
+        super().__init__(message)
+        self.ids = list(ids)
+
+
+def _claim(session: Any, expected: Mapping[str, Shown], decision: str) -> None:
+    """Move each candidate to `decision` only where it is still as shown, in the decision's
+    transaction: the UPDATE's WHERE is what makes two reviewers at once safe (PostgreSQL
+    re-checks it after waiting for the other's row lock; SQLite runs writers one at a time)."""
+    table = table_of(Candidate)
+    changed = []
+    for cid, shown in expected.items():
+        moved = session.execute(
+            update(table).where(table.c.id == cid, table.c.status == shown.status,
+                                table.c.evidence_hash == shown.evidence_hash)
+            .values(status=decision))
+        if moved.rowcount != 1:
+            changed.append(cid)
+    if changed:
+        session.rollback()
+        raise StaleDecision(f"{', '.join(changed)} changed since it was shown (someone else"
+                            " decided, or a new analysis changed its evidence); nothing was"
+                            " recorded: look at it again and decide anew.", changed)
+
+
 def decide(store: Store, ids: Sequence[str], decision: str, by: str, note: str | None,
-           until: date | None = None) -> list[str]:
-    """Record one decision for every id; nothing is written if one id is unknown or not open."""
+           until: date | None = None, *, by_object_id: str | None = None,
+           expected: Mapping[str, Shown] | None = None) -> list[str]:
+    """Record one decision for every id; nothing is written if one id is unknown or not open,
+    or (with `expected`) if one is no longer as the reviewer saw it."""
     if decision not in DECISIONS:
         raise ConfigError(f"{decision!r} is not a decision; use approve, reject or snooze.")
     if not by.strip():
@@ -112,6 +162,9 @@ def decide(store: Store, ids: Sequence[str], decision: str, by: str, note: str |
     now = utcnow()
     lines: list[str] = []
     with store.session() as session:
+        if expected is not None:
+            _claim(session, {cid: expected[cid] for cid in dict.fromkeys(ids)
+                             if cid in expected}, decision)
         found = {c.id: c for c in session.exec(select(Candidate).where(col(Candidate.id).in_(
             list(ids))))}
         unknown = [i for i in ids if i not in found]
@@ -125,9 +178,10 @@ def decide(store: Store, ids: Sequence[str], decision: str, by: str, note: str |
                               "use `candidates restore` to undo an applied one.")
         for cid in dict.fromkeys(ids):
             candidate = found[cid]
-            apply_decision(candidate, decision, until)
+            apply_decision(candidate, decision, until, by)
             candidate.updated_at = now
-            record(session, candidate, decision, note or "", now, by=by, until=until)
+            record(session, candidate, decision, note or "", now, by=by, until=until,
+                   by_object_id=by_object_id)
             suffix = f" until {until.isoformat()}" if until else ""
             lines.append(f"{cid} {candidate.user_principal_name} {candidate.sku_part_number}:"
                          f" {decision}{suffix}")
