@@ -22,8 +22,9 @@ _STYLE = ("body{font-family:Segoe UI,Arial,sans-serif;max-width:40rem;margin:2re
           "padding:.5rem;border:1px solid #ccc;background:#fff;cursor:pointer}"
           ".upn{color:#555;font-size:.9em}.why{color:#0067b8;font-size:.8em}")
 HEADERS = [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store"),
+           # no form-action: the form's answer is a redirect to the app, which it would block
            ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline';"
-            " form-action 'self'; frame-ancestors 'none'")]
+            " frame-ancestors 'none'")]
 
 
 def _page(title: str, body: str, status: int = 200) -> Response:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -64,8 +65,17 @@ class SignIn:
 
     def begin(self) -> tuple[dict[str, Any], str]:
         """msal's flow (to keep in the session) and where to send the browser."""
-        flow: dict[str, Any] = self._app.initiate_auth_code_flow(
-            SCOPES, redirect_uri=self.redirect_uri, prompt="select_account")
+        with warnings.catch_warnings():
+            # msal recommends form_post (RFC 9700 4.3.1: a code in a URL can leak through
+            # history or Referer). Entra's form_post is a cross-site POST, which the session's
+            # SameSite=Lax cookie does not follow, so the flow could not be bound to the
+            # browser that began it. Here the code is single-use, PKCE-bound to a verifier
+            # that never leaves the server, redeemed at once, and the callback answers with a
+            # redirect under Referrer-Policy same-origin.
+            warnings.filterwarnings("ignore", message="response_mode='form_post'")
+            flow: dict[str, Any] = self._app.initiate_auth_code_flow(
+                SCOPES, redirect_uri=self.redirect_uri, prompt="select_account",
+                response_mode="query")
         return flow, str(flow["auth_uri"])
 
     def finish(self, flow: dict[str, Any], response: dict[str, str]) -> dict[str, Any]:
