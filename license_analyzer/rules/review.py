@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, update
 from sqlalchemy import select as sql_select
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from license_analyzer.errors import ConfigError, ExitCode
 from license_analyzer.rules.lifecycle import record
@@ -128,7 +128,7 @@ class StaleDecision(ConfigError):
         self.ids = list(ids)
 
 
-def _claim(session: Any, expected: Mapping[str, Shown], decision: str) -> None:
+def _claim(session: Session, expected: Mapping[str, Shown], decision: str) -> None:
     """Move each candidate to `decision` only where it is still as shown, in the decision's
     transaction: the UPDATE's WHERE is what makes two reviewers at once safe (PostgreSQL
     re-checks it after waiting for the other's row lock; SQLite runs writers one at a time)."""
@@ -162,15 +162,16 @@ def decide(store: Store, ids: Sequence[str], decision: str, by: str, note: str |
     now = utcnow()
     lines: list[str] = []
     with store.session() as session:
+        known = set(session.exec(select(Candidate.id).where(col(Candidate.id).in_(list(ids)))))
+        unknown = [i for i in ids if i not in known]
+        if unknown:
+            raise ConfigError(f"No candidate with id {', '.join(unknown)}; see `candidates list`"
+                              " for the ids.")
         if expected is not None:
             _claim(session, {cid: expected[cid] for cid in dict.fromkeys(ids)
                              if cid in expected}, decision)
         found = {c.id: c for c in session.exec(select(Candidate).where(col(Candidate.id).in_(
             list(ids))))}
-        unknown = [i for i in ids if i not in found]
-        if unknown:
-            raise ConfigError(f"No candidate with id {', '.join(unknown)}; see `candidates list`"
-                              " for the ids.")
         closed = [c for c in found.values() if c.status not in DECIDABLE]
         if closed:
             c = closed[0]

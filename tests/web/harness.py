@@ -4,11 +4,12 @@ in through the simulator's Entra ID: what the web tests drive, by httpx and by C
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ class ReviewApp:
     store: Store
     base_url: str
     config_path: Path
+    clients: list[httpx.Client] = field(default_factory=list)  # closed when it stops
 
     @property
     def people(self) -> dict[str, str]:
@@ -96,7 +98,12 @@ def review_app(folder: Path, store_url: str | None = None) -> Iterator[ReviewApp
         store = open_configured_store(config)
         try:
             with serving(config, store) as base_url:
-                yield ReviewApp(sim, config, store, base_url, path)
+                app = ReviewApp(sim, config, store, base_url, path)
+                try:
+                    yield app
+                finally:
+                    for client in app.clients:
+                        client.close()
         finally:
             store.dispose()
 
@@ -104,8 +111,9 @@ def review_app(folder: Path, store_url: str | None = None) -> Iterator[ReviewApp
 def sign_in(app: ReviewApp, upn: str) -> httpx.Client:
     """An httpx client signed in as `upn`: the same requests a browser makes, the sign-in page
     answered by posting the person picked."""
-    client = httpx.Client(base_url=app.base_url, verify=str(app.sim.info["ca_bundle"]),
-                          timeout=30.0)
+    verify = ssl.create_default_context(cafile=str(app.sim.info["ca_bundle"]))
+    client = httpx.Client(base_url=app.base_url, verify=verify, timeout=30.0)
+    app.clients.append(client)
     response = client.get("/auth/sign-in")
     assert response.status_code == 303, response.text
     authorize = response.headers["location"]
