@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, update
+from sqlalchemy import ColumnElement, CursorResult, update
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
@@ -135,7 +135,7 @@ def _claim(session: Session, expected: Mapping[str, Shown], decision: str) -> No
     table = table_of(Candidate)
     changed = []
     for cid, shown in expected.items():
-        moved = session.execute(
+        moved: CursorResult[Any] = session.connection().execute(
             update(table).where(table.c.id == cid, table.c.status == shown.status,
                                 table.c.evidence_hash == shown.evidence_hash)
             .values(status=decision))

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from license_analyzer.config import Config
 from license_analyzer.report.build import Report, collect_report
 from license_analyzer.report.charts import Chart
+from license_analyzer.rules.candidate_page import filter_choices
 from license_analyzer.rules.writes import table_of
 from license_analyzer.store.db import Store
 from license_analyzer.store.models import Analysis, Decision, Run
@@ -37,6 +38,15 @@ class Overview:
         self.store = store
         self._lock = threading.Lock()
         self._cached: tuple[tuple[Any, ...], Report | None] | None = None
+        self._choices: tuple[tuple[Any, ...], dict[str, list[str]]] | None = None
+
+    def choices(self) -> dict[str, list[str]]:
+        """The filters' values (a scan of every candidate): they change only with a run."""
+        stamp = _stamp(self.store)[:2]
+        with self._lock:
+            if self._choices is None or self._choices[0] != stamp:
+                self._choices = (stamp, filter_choices(self.store))
+            return self._choices[1]
 
     def report(self) -> Report | None:
         """The report as of the latest analysis, None before the first one."""

@@ -14,7 +14,6 @@ from license_analyzer.rules.candidate_page import (
     SORTS,
     CandidateQuery,
     candidate_page,
-    filter_choices,
     reports_of,
 )
 from license_analyzer.rules.review import DECIDABLE, STATUSES, shown_decider
@@ -78,7 +77,7 @@ def candidates(web: Web, request: Request, session: Session, form: Any) -> Respo
     query = _query(request)
     result = candidate_page(web.store, query, _reports(web, session))
     values: dict[str, Any] = dict(
-        page=result, query=query, choices=filter_choices(web.store), statuses=STATUSES,
+        page=result, query=query, choices=web.overview.choices(), statuses=STATUSES,
         decidable=DECIDABLE, back=here(request), flash=flash(request), sorts=SORTS)
     if request.headers.get("hx-request") and request.headers.get("hx-target") == \
             "candidate-list":

@@ -152,7 +152,7 @@ class Site:
         self.pages = pages
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 body = pages.get(self.path, b"")
                 self.send_response(200 if body else 404)
                 self.send_header("Content-Type", "text/html")
