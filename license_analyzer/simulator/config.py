@@ -39,6 +39,23 @@ def write_config_file(info: dict[str, Any], path: Path, web_base_url: str | None
                       route_to_manager: bool = False) -> None:
     """A config for the simulated tenant; its [web] serves the review app at `web_base_url`
     (default http://127.0.0.1:8080), signed in through the simulated Entra ID."""
+    groups = info.get("web_groups") or {}
+    web = [
+        "[web]",
+        f"base_url = {_s(web_base_url or 'http://127.0.0.1:8080')}",
+        f"authority_host = {_s(info['authority_host'])}",
+        f"ca_bundle = {_s(info['ca_bundle'])}",
+        f"tenant_id = {_s(info['tenant_id'])}",
+        f"client_id = {_s(info['web_client_id'])}",
+        f"client_secret = {_s(info['web_client_secret'])}",
+        # a throwaway: this config is for a simulated tenant
+        f"session_secret = {_s(secrets.token_urlsafe(32))}",
+        f"viewers = {_list([groups['viewers']])}" if groups else "viewers = []",
+        f"reviewers = {_list([groups['reviewers']])}" if groups else "reviewers = []",
+        f"admins = {_list([groups['admins']])}" if groups else "admins = []",
+        f"route_to_manager = {'true' if route_to_manager else 'false'}",
+        "",
+    ]
     lines = [
         "# Written by `license-analyzer simulate`; points at the simulated Microsoft cloud.",
         "[storage]",
@@ -47,6 +64,7 @@ def write_config_file(info: dict[str, Any], path: Path, web_base_url: str | None
         "[prices]",
         *(f"{k} = {v}" for k, v in PRICES.items()),
         "",
+        *web,
         "[[profiles]]",
         'name = "simulated"',
         'cloud = "global"',
@@ -61,22 +79,5 @@ def write_config_file(info: dict[str, Any], path: Path, web_base_url: str | None
     ]
     if info.get("power_platform_url"):
         lines.append(f"power_platform_url = {_s(info['power_platform_url'])}")
-    groups = info.get("web_groups") or {}
-    lines += [
-        "",
-        "[web]",
-        f"base_url = {_s(web_base_url or 'http://127.0.0.1:8080')}",
-        f"authority_host = {_s(info['authority_host'])}",
-        f"ca_bundle = {_s(info['ca_bundle'])}",
-        f"tenant_id = {_s(info['tenant_id'])}",
-        f"client_id = {_s(info['web_client_id'])}",
-        f"client_secret = {_s(info['web_client_secret'])}",
-        # a throwaway: this config is for a simulated tenant
-        f"session_secret = {_s(secrets.token_urlsafe(32))}",
-        f"viewers = {_list([groups['viewers']])}" if groups else "viewers = []",
-        f"reviewers = {_list([groups['reviewers']])}" if groups else "reviewers = []",
-        f"admins = {_list([groups['admins']])}" if groups else "admins = []",
-        f"route_to_manager = {'true' if route_to_manager else 'false'}",
-    ]
     lines.append("")
     path.write_text("\n".join(lines), encoding="utf-8")

@@ -8,7 +8,6 @@ from another site, or without the session's CSRF token, is refused and changes n
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -118,6 +117,3 @@ def check_post(request: Request, session: Session, form: Any, base_url: str) -> 
         raise Refused(403, "This form is out of date or was not sent from this app (its"
                       " security token does not match your session); reload the page and"
                       " try again. Nothing was changed.")
-
-
-Endpoint = Callable[[Request], Awaitable[Any]]
