@@ -50,9 +50,6 @@ class CandidateQuery:
     page: int = 1
     size: int = PAGE_SIZE
 
-    def with_page(self, page: int) -> CandidateQuery:
-        return replace(self, page=page)
-
 
 @dataclass(frozen=True)
 class CandidatePage:
