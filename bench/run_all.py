@@ -17,6 +17,7 @@ SMALL_ARGS = {
     "bench_collect.py": ["--users", "2000", "--records", "100000"],
     "bench_analyze.py": ["--users", "5000", "--events", "500000"],
     "bench_report.py": ["--users", "2000"],
+    "bench_web.py": ["--users", "2000"],
 }
 
 

@@ -102,17 +102,27 @@ AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="Fix 'today' (YYYY-
 ProfileOpt = Annotated[str | None, typer.Option("--profile", help="Only this profile.")]
 
 
+HostOpt = Annotated[str, typer.Option(help="Address the review app listens on.")]
+PortOpt = Annotated[int, typer.Option(help="Port the review app listens on.")]
+
+
 @app.command()
 def demo(
     users: Annotated[int, typer.Option(help="Simulated users.")] = 2000,
     seed: Annotated[int, typer.Option(help="Seed of the simulated tenant.")] = 42,
     out: Annotated[Path, typer.Option(help="Report folder.")] = Path("reports"),
     as_of: AsOfOpt = None,
+    serve: Annotated[bool, typer.Option("--serve", help="Then serve the review app over the "
+                     "demo's store, signed in through the simulated Entra ID, until "
+                     "interrupted.")] = False,
+    host: HostOpt = "127.0.0.1",
+    port: PortOpt = 8080,
 ) -> None:
     """Run the whole job against a simulated Microsoft cloud and print the report path."""
     from license_analyzer.run import run_demo
 
-    path = run_demo(users=users, seed=seed, out=out, as_of=_as_of(as_of))
+    path = run_demo(users=users, seed=seed, out=out, as_of=_as_of(as_of),
+                    serve=(host, port) if serve else None, echo=typer.echo)
     typer.echo(str(path))
 
 
@@ -143,6 +153,17 @@ def simulate(
     opts = SimulatorOptions(host=host, port=port, users=users, seed=seed, now=moment,
                             latency_ms=latency_ms, fault_rate=fault_rate, time_scale=time_scale)
     serve_forever(opts, write_config)
+
+
+@app.command("serve")
+def serve_command(host: HostOpt = "127.0.0.1", port: PortOpt = 8080) -> None:
+    """Serve the review web app over the configured store; sign-in with Entra ID per [web]."""
+    from license_analyzer.run import open_configured_store
+    from license_analyzer.web.serve import serve
+
+    config = state.config()
+    serve(config, open_configured_store(config), host, port,
+          on_ready=lambda where: typer.echo(f"Review app at {where}; Ctrl+C stops it."))
 
 
 @app.command()

@@ -260,6 +260,34 @@ class ProfileConfig(_Section):
         return self
 
 
+class WebConfig(_Section):
+    """`serve`: the review app's own Entra app registration, who may do what, sessions."""
+
+    base_url: Url | None = None  # the public address; redirect URI <base_url>/auth/callback
+    cloud: Cloud = "global"
+    authority_host: Url | None = None  # overrides the cloud's login host (simulator, proxies)
+    ca_bundle: Path | None = None  # extra trusted CA for the login host
+    tenant_id: Uuid | None = None
+    client_id: Uuid | None = None
+    client_secret: SecretStr | None = None
+    certificate_path: Path | None = None
+    certificate_passphrase: SecretStr | None = None
+    session_secret: SecretStr | None = None
+    session_hours: float = Field(default=8.0, gt=0, le=24 * 30)
+    # Entra group object ids or app role values (the ID token's groups / roles claims)
+    viewers: list[str] = Field(default_factory=list)
+    reviewers: list[str] = Field(default_factory=list)
+    admins: list[str] = Field(default_factory=list)
+    route_to_manager: bool = False
+
+    @model_validator(mode="after")
+    def _secrets(self) -> WebConfig:
+        for secret in (self.client_secret, self.certificate_passphrase, self.session_secret):
+            if secret is not None:
+                register_secret(secret.get_secret_value())
+        return self
+
+
 class Config(_Section):
     storage: StorageConfig = Field(default_factory=StorageConfig)
     analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
@@ -270,6 +298,7 @@ class Config(_Section):
     exclusions: ExclusionsConfig = Field(default_factory=ExclusionsConfig)
     rules: RulesConfig = Field(default_factory=RulesConfig)
     prices: dict[str, float] = Field(default_factory=dict)
+    web: WebConfig = Field(default_factory=WebConfig)
     profiles: list[ProfileConfig] = Field(default_factory=list)
     # the file this came from; relative paths in it resolve against its folder
     source_path: Path | None = Field(default=None, exclude=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time
@@ -207,8 +207,26 @@ def run_job(config: Config, as_of: date | None = None) -> int:
 DEMO_SIGNIN_REQUESTS_PER_10S = 100
 
 
-def run_demo(users: int, seed: int, out: Path, as_of: date | None) -> Path:
-    """Start the simulated cloud in-process, run the whole job against it, return the report."""
+def _serve_demo(config: Config, info: dict[str, object], where: tuple[str, int],
+                report: Path, echo: Callable[[str], object]) -> None:
+    from license_analyzer.web.serve import serve
+
+    people = info.get("web_people") or {}
+    echo(f"Report: {report}")
+    echo("Sign in on the simulated Microsoft Entra ID page (its certificate is the simulator's"
+         f" own, from {info['ca_bundle']}: let the browser proceed on this loopback address).")
+    for role, upn in dict(people).items():  # type: ignore[call-overload]
+        echo(f"  {role}: {upn}")
+    serve(config, open_configured_store(config), where[0], where[1],
+          on_ready=lambda url: echo(f"Review app at {url}; Ctrl+C stops it."))
+
+
+def run_demo(users: int, seed: int, out: Path, as_of: date | None,
+             serve: tuple[str, int] | None = None,
+             echo: Callable[[str], object] = print) -> Path:
+    """Start the simulated cloud in-process, run the whole job against it, return the report;
+    with `serve` (host, port), then serve the review app over the demo's store, signed in
+    through the simulated Entra ID, until interrupted."""
     from license_analyzer.simulator import Simulator, SimulatorOptions, write_config_file
 
     day = as_of or today_utc()
@@ -220,7 +238,9 @@ def run_demo(users: int, seed: int, out: Path, as_of: date | None) -> Path:
                                signin_requests_per_10s=DEMO_SIGNIN_REQUESTS_PER_10S)
     with Simulator(options) as sim:
         config_path = workdir / "license-analyzer.toml"
-        write_config_file(sim.info, config_path)
+        base_url = f"http://{serve[0]}:{serve[1]}" if serve else None
+        write_config_file(sim.info, config_path, web_base_url=base_url,
+                          route_to_manager=serve is not None)
         config = load_config(config_path)
         config = config.model_copy(update={
             "storage": config.storage.model_copy(update={
@@ -231,6 +251,8 @@ def run_demo(users: int, seed: int, out: Path, as_of: date | None) -> Path:
         })
         log.info("demo: simulated tenant of %d users, store in %s", users, workdir)
         result = job(config, as_of=day, now=now, out=out.resolve())
+        if serve is not None and result.report_path is not None:
+            _serve_demo(config, sim.info, serve, result.report_path, echo)
     if result.report_path is None:
         raise LicenseAnalyzerError("The demo ran but wrote no report; see the log above.")
     return result.report_path

@@ -13,12 +13,15 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from markupsafe import Markup
+
 from license_analyzer.config import Config
 from license_analyzer.report import charts
 from license_analyzer.report.activity import BUCKETS, ActivityBuckets, activity_buckets
 from license_analyzer.report.atomic import write_text_atomic
 from license_analyzer.report.candidates import (
     EXPORT_COLUMNS,
+    TABLE_ROW_LIMIT,
     CandidateSummary,
     CandidateTable,
     RuleRow,
@@ -28,6 +31,7 @@ from license_analyzer.report.candidates import (
     realised_saving,
     rule_rows,
 )
+from license_analyzer.report.charts import Chart
 from license_analyzer.report.exports import USAGE_COLUMNS, columns_of, write_csv, write_xlsx
 from license_analyzer.report.freshness import Freshness, Notice, freshness
 from license_analyzer.report.position import (
@@ -79,20 +83,23 @@ class Report:
     rules: list[RuleRow]
     freshness: Freshness
     history_days: int
-    charts: dict[str, str | None] = field(default_factory=dict)
+    # figures; the review app swaps each for its data block (markup drawn by its own script)
+    charts: dict[str, Chart | Markup | None] = field(default_factory=dict)
     buckets: tuple[str, ...] = BUCKETS
     renewal_window_days: int = RENEWAL_WINDOW_DAYS
 
 
-def collect_report(config: Config, store: Store, as_of: date, run_id: int | None) -> Report:
-    """Everything the page shows, read from the store in one place."""
+def collect_report(config: Config, store: Store, as_of: date, run_id: int | None,
+                   table_rows: int = TABLE_ROW_LIMIT) -> Report:
+    """Everything the page shows, read from the store in one place; `table_rows` caps the
+    candidates embedded for the page's own table (the review app pages them itself: 0)."""
     with store.session() as session:
         day = position_day(session, as_of)
         products = positions(session, day) if day else []
         series = trends(session, day) if day else {}
         dept_rows = departments(session, day) if day else []
         soon = renewals(session, as_of, products)
-        table = candidate_table(session)
+        table = candidate_table(session, limit=table_rows)
         summary = candidate_summary(session)
         realised = realised_saving(session)
         fresh = freshness(session, as_of, run_id, day)

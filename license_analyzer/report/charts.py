@@ -4,15 +4,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import plotly.graph_objects as go
+import plotly.io as pio
 from markupsafe import Markup
 
 from license_analyzer.report.activity import BUCKETS, ActivityBuckets
 from license_analyzer.report.formatting import currency_prefix
 from license_analyzer.report.position import ProductPosition, TrendPoint
-from license_analyzer.report.safety import chart_label
+from license_analyzer.report.safety import chart_label, script_json
 from license_analyzer.store.models import DepartmentPositionDaily
 
 COLORS = {
@@ -34,21 +37,44 @@ _CONFIG = {"displaylogo": False, "responsive": True,
            "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"]}
 
 
-def _fragment(fig: go.Figure, div_id: str, height: int) -> str:
+@dataclass(frozen=True)
+class Chart:
+    """A figure, drawn two ways: the report's fragment with its inline script (a file opened
+    offline), or for the review app a JSON data block that its own script draws, since its
+    Content-Security-Policy runs no inline script."""
+
+    figure: go.Figure
+    div_id: str
+    height: int
+
+    def __html__(self) -> str:
+        html: str = self.figure.to_html(full_html=False, include_plotlyjs=False,
+                                        div_id=self.div_id, config=_CONFIG,
+                                        default_height=f"{self.height}px")
+        # Plotly writes the figure's JSON with <, > and & escaped, and tenant labels arrive
+        # entity-escaped: the fragment is safe markup as it is.
+        return html
+
+    def data_block(self) -> Markup:
+        figure = orjson.loads(pio.to_json(self.figure, validate=False))
+        data = script_json({"data": figure.get("data", []), "layout": figure.get("layout", {}),
+                            "config": _CONFIG})
+        return Markup(  # script_json escapes < > & for a script element; the id is ours
+            f'<div id="{self.div_id}" class="plotly-chart" style="height:{self.height}px">'
+            f'</div><script type="application/json" data-chart="{self.div_id}">{data}</script>')
+
+
+def _fragment(fig: go.Figure, div_id: str, height: int) -> Chart:
     fig.update_layout(
         template="plotly_white", font=_FONT, height=height,
         margin=dict(l=10, r=10, t=30, b=10),
         legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0),
         hoverlabel=dict(font=dict(family=_FONT["family"])),
     )
-    html: str = fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id,
-                            config=_CONFIG, default_height=f"{height}px")
-    # Plotly writes the figure's JSON with <, > and & escaped, and tenant labels arrive
-    # entity-escaped: the fragment is safe markup as it is.
-    return Markup(html)
+    return Chart(fig, div_id, height)
 
 
-def position_chart(products: Sequence[ProductPosition]) -> str | None:
+def position_chart(products: Sequence[ProductPosition]) -> Chart | None:
     # capacity and free SKUs (a million "purchased" free seats) would dwarf the paid ones
     shown = [p for p in products if p.row.waste_counts and (p.row.purchased or p.row.assigned)]
     shown = shown[:20]
@@ -77,7 +103,7 @@ def position_chart(products: Sequence[ProductPosition]) -> str | None:
     return _fragment(fig, "chart-position", 120 + 32 * len(shown))
 
 
-def activity_chart(buckets: ActivityBuckets) -> str | None:
+def activity_chart(buckets: ActivityBuckets) -> Chart | None:
     if not buckets.by_product:
         return None
     products = list(buckets.by_product)[:TOP_PRODUCTS]
@@ -92,7 +118,7 @@ def activity_chart(buckets: ActivityBuckets) -> str | None:
 
 
 def trend_charts(series: dict[str, list[TrendPoint]],
-                 currency: str) -> tuple[str | None, str | None]:
+                 currency: str) -> tuple[Chart | None, Chart | None]:
     """(assigned vs active per product, monthly waste), over the stored history."""
     if not series or max(len(points) for points in series.values()) < 2:
         return None, None
@@ -125,7 +151,7 @@ def trend_charts(series: dict[str, list[TrendPoint]],
     return _fragment(usage, "chart-trend-usage", 360), _fragment(waste, "chart-trend-waste", 260)
 
 
-def department_chart(rows: Sequence[DepartmentPositionDaily], currency: str) -> str | None:
+def department_chart(rows: Sequence[DepartmentPositionDaily], currency: str) -> Chart | None:
     shown = [r for r in rows if r.monthly_cost or r.monthly_waste][:TOP_DEPARTMENTS]
     if not shown:
         return None

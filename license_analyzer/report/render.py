@@ -1,4 +1,5 @@
-"""The one Jinja2 environment: autoescape on, a user's template folder before the packaged one.
+"""The one Jinja2 environment of the report and the review app: autoescape on, a user's template
+folder before the packaged ones.
 
 The environment is sandboxed: a template from the `[reports] templates` folder is text anyone
 with write access to that folder wrote, and an ordinary Jinja2 environment lets it reach
@@ -64,6 +65,8 @@ def report_environment(override: Path | None = None) -> Environment:
     if override is not None:
         loaders.append(FileSystemLoader(str(override)))
     loaders.append(PackageLoader("license_analyzer.report", "templates"))
+    # the review app's pages (web_*.html) beside the report's, overridable the same way
+    loaders.append(PackageLoader("license_analyzer.web", "templates"))
     env: Environment = SandboxedEnvironment(
         loader=ChoiceLoader(loaders),
         autoescape=select_autoescape(enabled_extensions=("html", "js", "css"),

@@ -162,7 +162,7 @@ def _take(store: Store, rows: list[dict[str, str]], by: str) -> ImportResult:
             if problem is None and candidate is not None and decision is not None:
                 until = _until(row.get("snooze_until", "")) if decision == "snoozed" else None
                 if compare_and_set(session, cid, candidate.version, not_in_flight=True,
-                                   **decision_values(candidate, decision, until, now)):
+                                   **decision_values(candidate, decision, until, now, by)):
                     record(session, candidate, decision, row.get("note", ""), now, by=by,
                            until=until)
                     result.taken.append(f"{who}: {decision}")

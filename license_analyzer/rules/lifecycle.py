@@ -36,8 +36,9 @@ def os_user() -> str | None:
 
 
 def record(session: Session, candidate: Candidate, decision: str, note: str, at: datetime,
-           by: str = SYSTEM, until: date | None = None) -> None:
-    session.add(Decision(candidate_id=candidate.id, decision=decision, by=by, os_user=os_user(),
+           by: str = SYSTEM, until: date | None = None, by_object_id: str | None = None) -> None:
+    session.add(Decision(candidate_id=candidate.id, decision=decision, by=by,
+                         by_object_id=by_object_id, os_user=os_user(),
                          at=at, note=note, until=until, action=candidate.action,
                          target=candidate.target_sku_part_number,
                          evidence_hash=candidate.evidence_hash))

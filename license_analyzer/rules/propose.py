@@ -33,7 +33,7 @@ from license_analyzer.rules.schema import FACTS_SCHEMA
 from license_analyzer.rules.tables import downgrades, overlap_pairs
 from license_analyzer.rules.writes import cancel_candidates, insert_rows, upsert_candidates
 from license_analyzer.store.db import Store, utcnow
-from license_analyzer.store.models import Candidate, Decision, RuleResult
+from license_analyzer.store.models import Candidate, Decision, RuleResult, search_key
 
 
 @dataclass
@@ -156,11 +156,13 @@ def _proposal(row: Mapping[str, Any], compiled: CompiledRule, config: Config,
                                                                    or [])}
     assigned_via = row.get("assigned_via") or ("direct" if row.get("via_direct") else "")
     last = row.get("last_activity")
+    upn = row.get("user_principal_name") or row["user_id"]
     return {
         "profile": profile,
         "user_id": row["user_id"],
-        "user_principal_name": row.get("user_principal_name") or row["user_id"],
+        "user_principal_name": upn,
         "display_name": row.get("display_name"),
+        "search_key": search_key(upn, row.get("display_name")),
         "department": row.get("department"),
         "sku_id": row["sku_id"],
         "sku_part_number": row.get("sku_part_number") or row["sku_id"],
@@ -197,7 +199,7 @@ def _new_id(profile: str, user_id: str, sku_id: str, taken: set[str]) -> str:
 
 # every new and every merged row carries every column, so all go in one upsert
 _NEW = {"status": "proposed", "status_reason": None, "snoozed_until": None,
-        "decided_evidence_hash": None, "version": 0}
+        "decided_evidence_hash": None, "decided_by": None, "version": 0}
 _KEEP = {"status_reason": None}
 
 
@@ -281,7 +283,7 @@ def propose(config: Config, store: Store, analysis_id: int,
                                decided_day)
                 # the insert-only columns are ignored on conflict; present for one key set
                 row = {**_KEEP, **result.update, "proposed_at": now,
-                       "decided_evidence_hash": None}
+                       "decided_evidence_hash": None, "decided_by": None}
                 status = result.update["status"]
                 if result.decision is not None:
                     reopens.append(row)

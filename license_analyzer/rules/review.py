@@ -47,13 +47,21 @@ def candidate_row(c: Candidate) -> dict[str, Any]:
         "monthly_saving": c.monthly_saving,
         "status": c.status,
         "version": c.version,
+        "decided_by": shown_decider(c.status, c.decided_by),
     }
 
 
 LIST_FIELDS = ("id", "profile", "user_id", "user_principal_name", "sku_id", "sku_part_number",
                "product_name", "rule", "reason", "last_activity", "last_activity_source",
                "days_inactive", "action", "target_sku_part_number", "assigned_via",
-               "blocked_reason", "monthly_saving", "status", "version")
+               "blocked_reason", "monthly_saving", "status", "version", "decided_by")
+# statuses no person's decision stands behind: open again (reopened), or cancelled by a run
+_UNDECIDED = ("proposed", "cancelled")
+
+
+def shown_decider(status: str, decided_by: str | None) -> str | None:
+    """Who took the decision the candidate stands on, or None while nobody's decision does."""
+    return None if status in _UNDECIDED else decided_by
 
 
 def check_status(status: str | None) -> None:
@@ -85,6 +93,7 @@ def ordered_rows(store: Store, status: str | None, extra: Sequence[str] = (),
     for row in rows:
         last = row["last_activity"]
         row["last_activity"] = last.isoformat() if last else None
+        row["decided_by"] = shown_decider(row["status"], row["decided_by"])
     return rows
 
 
@@ -93,12 +102,13 @@ def list_candidates(store: Store, status: str | None = None) -> list[dict[str, A
 
 
 def decision_values(candidate: Candidate, decision: str, until: date | None,
-                    now: datetime) -> dict[str, Any]:
+                    now: datetime, by: str) -> dict[str, Any]:
     """The columns a decision sets on the candidate (written with compare_and_set)."""
     # the analysis day the decision was given on: "60 more idle days" counts from it
     evidence = dict(candidate.evidence or {})
     evidence["decided_as_of"] = evidence.get("as_of")
     return {"status": decision, "decided_evidence_hash": candidate.evidence_hash,
+            "decided_by": by,
             "snoozed_until": until if decision == "snoozed" else None, "status_reason": None,
             "evidence": evidence, "updated_at": now}
 
@@ -116,10 +126,14 @@ def _moved(candidate: Candidate, session: Session) -> str:
 
 def decide(store: Store, ids: Sequence[str], decision: str, by: str, note: str | None,
            until: date | None = None, *,
-           expected_versions: Mapping[str, int] | None = None) -> list[str]:
+           expected_versions: Mapping[str, int] | None = None,
+           expected_evidence: Mapping[str, str] | None = None,
+           by_object_id: str | None = None) -> list[str]:
     """Record one decision for every id; nothing is written if one id is unknown, not open,
     being carried out, or changed since its version in `expected_versions` (the version the
-    reviewer saw, from `list_candidates`): then DecisionConflict names it.
+    reviewer saw, from `list_candidates`) or its evidence hash in `expected_evidence` (the
+    evidence the reviewer saw: propose moves it without a new version while the status stays):
+    then DecisionConflict names it. `by_object_id`: the signed-in reviewer's Entra object id.
 
     The check and the write are one compare-and-set per candidate in one transaction, so two
     reviewers deciding on the same candidate at once cannot both win: the second is told.
@@ -131,6 +145,7 @@ def decide(store: Store, ids: Sequence[str], decision: str, by: str, note: str |
     if decision == "snoozed" and until is None:
         raise ConfigError("snooze needs --until YYYY-MM-DD: the day the candidates come back.")
     expected = dict(expected_versions or {})
+    evidence = dict(expected_evidence or {})
     now = utcnow()
     lines: list[str] = []
     with store.session() as session:
@@ -146,15 +161,22 @@ def decide(store: Store, ids: Sequence[str], decision: str, by: str, note: str |
                 raise DecisionConflict(
                     f"Candidate {cid} was changed since you saw it (it is now"
                     f" {candidate.status}); nothing was recorded: look at it again.", [cid])
+            if cid in evidence and evidence[cid] != candidate.evidence_hash:
+                raise DecisionConflict(
+                    f"The evidence of candidate {cid} changed since you saw it (a new analysis"
+                    f" says: {candidate.reason}); nothing was recorded: look at it again.",
+                    [cid])
             if candidate.status not in DECIDABLE:
                 raise ConfigError(f"Candidate {cid} is {candidate.status} and cannot be"
                                   f" {decision}; use `candidates restore` to undo an applied"
                                   " one.")
             if not compare_and_set(session, cid, candidate.version, not_in_flight=True,
-                                   **decision_values(candidate, decision, until, now)):
+                                   evidence_hash=evidence.get(cid),
+                                   **decision_values(candidate, decision, until, now, by)):
                 raise DecisionConflict(
                     f"Nothing was recorded: {_moved(candidate, session)}.", [cid])
-            record(session, candidate, decision, note or "", now, by=by, until=until)
+            record(session, candidate, decision, note or "", now, by=by, until=until,
+                   by_object_id=by_object_id)
             suffix = f" until {until.isoformat()}" if until else ""
             lines.append(f"{cid} {candidate.user_principal_name} {candidate.sku_part_number}:"
                          f" {decision}{suffix}")

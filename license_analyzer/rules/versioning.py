@@ -30,15 +30,19 @@ class DecisionConflict(LicenseAnalyzerError):
 
 
 def compare_and_set(session: Session, candidate_id: str, version: int, *,
-                    not_in_flight: bool = False, **values: Any) -> bool:
+                    not_in_flight: bool = False, evidence_hash: str | None = None,
+                    **values: Any) -> bool:
     """Set `values` on the candidate if it is still at `version`; True when it was.
 
     `not_in_flight`: also only while no apply is carrying it out (a decision must not land
-    between apply's claim and its Graph calls)."""
+    between apply's claim and its Graph calls). `evidence_hash`: also only while the evidence
+    is still this one (propose changes evidence without a new version when the status stays)."""
     table = table_of(Candidate)
     stmt = (update(table)
             .where(table.c.id == candidate_id, table.c.version == version)
             .values(version=table.c.version + 1, **values))
+    if evidence_hash is not None:
+        stmt = stmt.where(table.c.evidence_hash == evidence_hash)
     if not_in_flight:
         changes = table_of(AppliedChange)
         stmt = stmt.where(~exists().where(changes.c.candidate_id == table.c.id,

@@ -22,8 +22,9 @@ from sqlmodel import Session
 from license_analyzer.store.models import Candidate, Decision, RuleResult
 
 BATCH = 5_000
-# set when a candidate is first proposed and kept by later runs (decisions set the hash)
-_INSERT_ONLY = ("id", "proposed_at", "decided_evidence_hash")
+# set when a candidate is first proposed and kept by later runs (decisions set the hash and
+# who decided)
+_INSERT_ONLY = ("id", "proposed_at", "decided_evidence_hash", "decided_by")
 
 
 def table_of(model: Any) -> Table:

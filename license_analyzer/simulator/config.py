@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,27 @@ def _list(values: list[str]) -> str:
     return "[" + ", ".join(_s(v) for v in values) + "]"
 
 
-def write_config_file(info: dict[str, Any], path: Path) -> None:
+def write_config_file(info: dict[str, Any], path: Path, web_base_url: str | None = None,
+                      route_to_manager: bool = False) -> None:
+    """A config for the simulated tenant; its [web] serves the review app at `web_base_url`
+    (default http://127.0.0.1:8080), signed in through the simulated Entra ID."""
+    groups = info.get("web_groups") or {}
+    web = [
+        "[web]",
+        f"base_url = {_s(web_base_url or 'http://127.0.0.1:8080')}",
+        f"authority_host = {_s(info['authority_host'])}",
+        f"ca_bundle = {_s(info['ca_bundle'])}",
+        f"tenant_id = {_s(info['tenant_id'])}",
+        f"client_id = {_s(info['web_client_id'])}",
+        f"client_secret = {_s(info['web_client_secret'])}",
+        # a throwaway: this config is for a simulated tenant
+        f"session_secret = {_s(secrets.token_urlsafe(32))}",
+        f"viewers = {_list([groups['viewers']])}" if groups else "viewers = []",
+        f"reviewers = {_list([groups['reviewers']])}" if groups else "reviewers = []",
+        f"admins = {_list([groups['admins']])}" if groups else "admins = []",
+        f"route_to_manager = {'true' if route_to_manager else 'false'}",
+        "",
+    ]
     lines = [
         "# Written by `license-analyzer simulate`; points at the simulated Microsoft cloud.",
         "[storage]",
@@ -43,6 +64,7 @@ def write_config_file(info: dict[str, Any], path: Path) -> None:
         "[prices]",
         *(f"{k} = {v}" for k, v in PRICES.items()),
         "",
+        *web,
         "[[profiles]]",
         'name = "simulated"',
         'cloud = "global"',

@@ -11,6 +11,7 @@ from . import catalog as c
 from .activity import generate_activity
 from .ids import guids, iso, new_guid
 from .options import SimulatorOptions
+from .people import add_people
 from .tenant import App, DataverseEnv, FnoEnv, Group, SkuPool, Subscription, Tenant, User
 
 FIRST = [
@@ -166,6 +167,7 @@ def build_tenant(opts: SimulatorOptions, base_url: str) -> Tenant:
         name = FNO_NAMES[i] if i < len(FNO_NAMES) else f"contoso-fno{i}"
         tenant.finance_operations.append(FnoEnv(i, name, f"{base_url}/fno/{name}"))
     generate_activity(tenant, opts, rng)
+    add_people(tenant, opts)
     return tenant
 
 

@@ -194,6 +194,8 @@ def route(cloud: Cloud, req: Request) -> Response:
         return graph_users.count_users(ctx)
     if len(low) == 2 and low[0] == "users" and m == "GET":
         return graph_users.get_user(ctx, parts[1])
+    if len(low) == 3 and low[0] == "users" and low[2] == "manager" and m == "GET":
+        return graph_users.get_manager(ctx, parts[1])
     if len(low) == 3 and low[0] == "users" and low[2] == "assignlicense" and m == "POST":
         return graph_users.assign_license(ctx, parts[1])
     if len(low) == 3 and low[0] == "users" and low[2] == "transitivememberof" and m == "GET":

@@ -216,6 +216,46 @@ def render(ctx: GraphContext, user: User, fields: list[str]) -> dict[str, Any]:
     return {f: _RENDER[f](ctx, user) for f in fields if f in _RENDER}
 
 
+def parse_expand(ctx: GraphContext) -> list[str] | None | Response:
+    """`$expand=manager` or `manager($select=a,b)`: the manager's fields, None without it.
+
+    https://learn.microsoft.com/graph/api/user-list-manager: `GET /users?$expand=manager`;
+    `$levels` only on a single user, which the analyzer never asks for.
+    """
+    raw = (ctx.req.query.get("$expand") or "").strip()
+    if not raw:
+        return None
+    name, _, inner = raw.partition("(")
+    if name.strip().lower() != "manager":
+        return ctx.error(400, "BadRequest", "Parsing OData Select and Expand failed: Could not"
+                         f" find a property named '{name.strip()}' on type"
+                         " 'microsoft.graph.user'.")
+    options = dict(part.partition("=")[::2] for part in inner.rstrip(")").split(";") if part)
+    if "$levels" in options and ctx.req.path.rstrip("/").lower().endswith("/users"):
+        return ctx.error(400, "Request_UnsupportedQuery", "Transitive manager's list is only"
+                         " supported on a single user, send the $expand request on"
+                         " /users/{id} endpoint")
+    chosen = options.get("$select")
+    if not chosen:
+        return list(DEFAULT)
+    lower = {k.lower(): k for k in KNOWN}
+    fields = [lower.get(f.strip().lower(), "") for f in chosen.split(",")]
+    if "" in fields:
+        return ctx.error(400, "BadRequest", "Parsing OData Select and Expand failed: Could not"
+                         " find a property named in $select of manager.")
+    return fields if "id" in fields else [*fields, "id"]
+
+
+def with_manager(ctx: GraphContext, user: User, body: dict[str, Any],
+                 fields: list[str] | None) -> dict[str, Any]:
+    """A user without a manager has no `manager` property at all."""
+    if fields is not None and user.manager is not None:
+        manager = ctx.cloud.tenant.users[user.manager]
+        body["manager"] = {"@odata.type": "#microsoft.graph.user",
+                           **render(ctx, manager, fields)}
+    return body
+
+
 def _getter(ctx: GraphContext, user: User) -> Any:
     def get(path: str) -> Any:
         low = path.lower()
@@ -305,6 +345,9 @@ def list_users(ctx: GraphContext) -> Response:
     fields = parse_select(ctx, "user", KNOWN, DEFAULT)
     if isinstance(fields, Response):
         return fields
+    manager_fields = parse_expand(ctx)
+    if isinstance(manager_fields, Response):
+        return manager_fields
     flt = q.get("$filter")
     node = None
     if flt:
@@ -372,7 +415,8 @@ def list_users(ctx: GraphContext) -> Response:
         body["@odata.count"] = len(matches)
     if offset + size < len(matches):
         body["@odata.nextLink"] = next_link(ctx, offset + size)
-    body["value"] = [render(ctx, users[i], fields) for i in chunk]
+    body["value"] = [with_manager(ctx, users[i], render(ctx, users[i], fields), manager_fields)
+                     for i in chunk]
     return ctx.ok(body)
 
 
@@ -422,11 +466,32 @@ def get_user(ctx: GraphContext, key: str) -> Response:
         denied = _premium(ctx)
         if denied:
             return denied
+    manager_fields = parse_expand(ctx)
+    if isinstance(manager_fields, Response):
+        return manager_fields
     user = find_user(ctx, key)
     if user is None:
         return not_found(ctx, key)
     body = {"@odata.context": ctx.context("users/$entity"), **render(ctx, user, fields)}
-    return ctx.ok(body)
+    return ctx.ok(with_manager(ctx, user, body, manager_fields))
+
+
+def get_manager(ctx: GraphContext, key: str) -> Response:
+    """GET /users/{id}/manager: 404 when none is assigned."""
+    denied = ctx.require(*READ)
+    if denied:
+        return denied
+    user = find_user(ctx, key)
+    if user is None:
+        return not_found(ctx, key)
+    if user.manager is None:
+        return not_found(ctx, "manager")
+    manager = ctx.cloud.tenant.users[user.manager]
+    fields = parse_select(ctx, "user", KNOWN, DEFAULT)
+    if isinstance(fields, Response):
+        return fields
+    return ctx.ok({"@odata.context": ctx.context("directoryObjects/$entity"),
+                   "@odata.type": "#microsoft.graph.user", **render(ctx, manager, fields)})
 
 
 def assign_license(ctx: GraphContext, key: str) -> Response:

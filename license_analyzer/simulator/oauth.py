@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, unquote
 
+from . import oidc
 from .tokens import verify_client_assertion
 from .wire import Request, Response, json_response
 
@@ -53,6 +54,10 @@ def handle(cloud: Cloud, req: Request) -> Response:
         return json_response(200, cloud.issuer.jwks())
     if rest in ("oauth2/v2.0/token", "oauth2/token") and req.method == "POST":
         return token(cloud, req, tenant)
+    if rest == "oauth2/v2.0/authorize" and req.method in ("GET", "POST"):
+        if not _tenant_ok(cloud, tenant):
+            return _error(cloud, 400, "invalid_tenant", 90002, _no_tenant(tenant))
+        return oidc.authorize(cloud, req, tenant)
     return json_response(404, {"error": "not_found", "error_description": req.path})
 
 
@@ -127,6 +132,8 @@ def token(cloud: Cloud, req: Request, tenant_name: str) -> Response:
         form.setdefault("client_secret", unquote(pwd))
     if not _tenant_ok(cloud, tenant_name):
         return _error(cloud, 400, "invalid_request", 90002, _no_tenant(tenant_name))
+    if form.get("grant_type") == "authorization_code":
+        return oidc.redeem(cloud, form)
     if form.get("grant_type") != "client_credentials":
         return _error(
             cloud,

@@ -19,6 +19,7 @@ from .cloud import Cloud, make_server
 from .generate import build_tenant
 from .limits import Injection
 from .options import SimulatorOptions
+from .people import web_people
 from .tenant import AuditColumns, Tenant
 from .tls import Tls
 from .truth import Truth
@@ -100,6 +101,13 @@ class Simulator:
             "dataverse": [e.url for e in t.dataverse],
             "finance_operations": [e.url for e in t.finance_operations],
             "power_platform_url": c.bap_resource,
+            # the review app's registration (people.py)
+            "web_client_id": t.web_app.client_id,
+            "web_client_secret": t.web_app.client_secret,
+            "web_groups": {"viewers": t.access_groups.viewers,
+                           "reviewers": t.access_groups.reviewers,
+                           "admins": t.access_groups.admins},
+            "web_people": web_people(t),
         }
 
     @property

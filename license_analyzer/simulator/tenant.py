@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -92,6 +93,7 @@ class User:
         "usage_location",
         "dyn_envs",
         "fno",
+        "manager",
     )
 
     def __init__(self, idx: int, uid: str, upn: str, given: str, surname: str) -> None:
@@ -118,6 +120,7 @@ class User:
         self.usage_location = "US"
         self.dyn_envs: list[int] = []
         self.fno = False
+        self.manager: int | None = None  # index of the user's manager
 
 
 @dataclass
@@ -315,6 +318,9 @@ class Tenant:
         self.prior_interactive = np.zeros(0, np.int64)
         self.prior_success = np.zeros(0, np.int64)
         self.created_at = ""
+        # the review app's registration and access groups (people.py)
+        self.web_app: Any = None
+        self.access_groups: Any = None
 
     @property
     def now(self) -> datetime:

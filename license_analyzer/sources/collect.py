@@ -19,7 +19,15 @@ from functools import partial
 from license_analyzer.config import Config, ProfileConfig
 from license_analyzer.errors import AuthError, ExitCode, LicenseAnalyzerError
 from license_analyzer.redact import redact
-from license_analyzer.sources import audits, dataverse, environments, fno, graph_tenant, graph_users
+from license_analyzer.sources import (
+    audits,
+    dataverse,
+    environments,
+    fno,
+    graph_managers,
+    graph_tenant,
+    graph_users,
+)
 from license_analyzer.sources import signins as signin_log
 from license_analyzer.sources.context import Clients, Context, Degraded, Ticker, Tuning
 from license_analyzer.sources.http.errors import NoPremiumLicense
@@ -156,6 +164,8 @@ class ProfileRun:
         if ctx.has_p1 is None:
             ctx.has_p1 = graph_tenant.known_p1(ctx)
         self.stream("users", "", lambda t: graph_users.collect_users(ctx, t))
+        if ctx.config.web.route_to_manager:
+            self.stream("managers", "", lambda t: graph_managers.collect_managers(ctx, t))
         if ctx.profile.discover_environments:
             self.stream("environments", "", lambda t: environments.discover(ctx, t))
         # The sign-in log, each Dataverse and each F&O environment have service limits of

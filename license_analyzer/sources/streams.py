@@ -109,6 +109,17 @@ USERS_WITHOUT_SIGNIN = Stream(
     select=_USER_FIELDS, params=_frozen(**{"$top": "999"}),
 )
 
+# Each user's manager, only for the review app's routing ([web] route_to_manager). A stream of
+# its own, not an $expand on USERS: the manager comes with no word on $expand beside
+# signInActivity, and this way a refusal costs the routing, not the users listing.
+# https://learn.microsoft.com/graph/api/user-list-manager (GET /users?$expand=manager;
+# application permission User.Read.All)
+MANAGERS = Stream(
+    name="managers", api="graph", path="/users", primary_key=("id",),
+    what="Reading users' managers from Microsoft Graph",
+    select=("id",), params=_frozen(**{"$expand": "manager($select=id)", "$top": "999"}),
+)
+
 SIGNINS = Stream(
     name="signins", api="graph", path="/auditLogs/signIns", primary_key=("id",),
     what="Reading the sign-in log from Microsoft Graph",

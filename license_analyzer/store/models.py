@@ -77,6 +77,8 @@ class Subscription(SQLModel, table=True):
 
 
 class DirectoryUser(SQLModel, table=True):
+    __table_args__ = (Index("ix_directoryuser_manager", "profile", "manager_id"),)
+
     profile: str = Field(primary_key=True)
     id: str = Field(primary_key=True)  # Entra object id, lowercase
     user_principal_name: str
@@ -95,6 +97,8 @@ class DirectoryUser(SQLModel, table=True):
     first_seen_at: datetime
     last_seen_at: datetime
     deleted_at: datetime | None = None  # gone from a complete users listing
+    # the user's manager (Entra object id), collected only with [web] route_to_manager
+    manager_id: str | None = None
 
 
 class LicenseAssignment(SQLModel, table=True):
@@ -362,10 +366,30 @@ class DepartmentPositionDaily(SQLModel, table=True):
     monthly_waste: float = 0.0
 
 
+def search_key(user_principal_name: str, display_name: str | None) -> str:
+    """The text the review app's free-text filter looks into, lowercased (so is the term)."""
+    return f"{user_principal_name} {display_name or ''}".lower()
+
+
+# The review app's list reads only these indexes, one per sort it offers (saving, days idle,
+# user): the status tab first, then the sort key and the id that breaks its ties, then every
+# column a filter looks at, so a page of 300,000 candidates is a walk of one index in order
+# and never reads the wide rows (evidence JSON) of the candidates it does not show.
+LIST_FILTER_COLUMNS = ("product_name", "rule", "department", "action", "search_key")
+LIST_INDEXES = {
+    "ix_candidate_list_saving": ("status", "monthly_saving", "id", *LIST_FILTER_COLUMNS),
+    "ix_candidate_list_idle": ("status", "days_inactive", "monthly_saving", "id",
+                               *LIST_FILTER_COLUMNS),
+    "ix_candidate_list_user": ("status", "user_principal_name", "monthly_saving", "id",
+                               *LIST_FILTER_COLUMNS),
+}
+
+
 class Candidate(SQLModel, table=True):
     """A reclamation candidate: one per (profile, user, SKU), kept across runs."""
 
-    __table_args__ = (UniqueConstraint("profile", "user_id", "sku_id"),)
+    __table_args__ = (UniqueConstraint("profile", "user_id", "sku_id"),
+                      *(Index(name, *columns) for name, columns in LIST_INDEXES.items()))
 
     id: str = Field(primary_key=True)  # short and stable, e.g. "c-1a2b3c4d"
     profile: str
@@ -396,6 +420,9 @@ class Candidate(SQLModel, table=True):
     version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     snoozed_until: date | None = None
     decided_evidence_hash: str | None = None  # what the last decision was given for
+    decided_by: str | None = None  # who took the last decision: --by, or the web reviewer's UPN
+    # what the review app's free-text filter searches: search_key() of the UPN and name
+    search_key: str | None = None
     proposed_at: datetime
     updated_at: datetime
     last_run_id: int | None = None
@@ -409,6 +436,7 @@ class Decision(SQLModel, table=True):
     # approved | rejected | snoozed | reopened | cancelled | applied | partial | restored
     decision: str
     by: str
+    by_object_id: str | None = None  # the web reviewer's Entra object id (oid claim)
     os_user: str | None = None
     at: datetime
     note: str | None = None
@@ -416,6 +444,25 @@ class Decision(SQLModel, table=True):
     action: str | None = None
     target: str | None = None
     evidence_hash: str | None = None
+
+
+class WebSession(SQLModel, table=True):
+    """A browser's session with the review app (`serve`). The cookie holds a random token;
+    only its SHA-256 is stored, so a copy of the database opens no session. A session begun
+    but not yet signed in holds msal's auth code flow (state, nonce, PKCE verifier)."""
+
+    __tablename__ = "web_session"
+
+    id: str = Field(primary_key=True)  # sha256 hex of the cookie's token
+    created_at: datetime
+    expires_at: datetime = Field(index=True)
+    flow: dict[str, Any] | None = _json(None)  # pending sign-in: msal's auth code flow
+    next_path: str | None = None  # where to go after signing in
+    object_id: str | None = None  # Entra oid of the person signed in
+    upn: str | None = None  # preferred_username
+    name: str | None = None
+    roles: list[str] = _json(list)  # viewer | reviewer | admin | manager
+    csrf: str = ""
 
 
 class AppliedChange(SQLModel, table=True):

@@ -203,7 +203,7 @@ def test_candidate_table_caps_rows_and_says_so(store: Store, tmp_path: Path,
     assert 0 < len(budgeted.rows) < 6
 
     monkeypatch.setattr(build, "candidate_table",
-                        lambda session: candidates.candidate_table(session, limit=2))
+                        lambda session, **_: candidates.candidate_table(session, limit=2))
     html = write_report(report_config(), store, tmp_path, AS_OF).read_text("utf-8")
     assert "highest saving out of 6" in html
     assert len(_candidate_json(html)["rows"]) == 2

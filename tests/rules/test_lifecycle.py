@@ -100,8 +100,8 @@ def test_decisions_keep_who_and_refuse_unknown_ids(run: Run, tenant: Store) -> N
                          "sku_part_number", "product_name", "rule", "reason", "last_activity",
                          "last_activity_source", "days_inactive", "action",
                          "target_sku_part_number", "assigned_via", "blocked_reason",
-                         "monthly_saving", "status", "version"]
-    assert row["last_activity"] == "2026-09-01"
+                         "monthly_saving", "status", "version", "decided_by"]
+    assert row["last_activity"] == "2026-09-01" and row["decided_by"] == "Jane Doe"
     assert row["version"] == 1  # proposed (0), approved (1)
 
 

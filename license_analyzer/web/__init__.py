@@ -1,0 +1,1 @@
+"""`serve`: the review web app over the store (Starlette, signed in with Entra ID)."""
