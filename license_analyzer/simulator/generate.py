@@ -9,6 +9,7 @@ import numpy as np
 
 from . import catalog as c
 from .activity import generate_activity
+from .identities import add_identities
 from .ids import guids, iso, new_guid
 from .options import SimulatorOptions
 from .tenant import App, DataverseEnv, FnoEnv, Group, SkuPool, Subscription, Tenant, User
@@ -166,6 +167,7 @@ def build_tenant(opts: SimulatorOptions, base_url: str) -> Tenant:
         name = FNO_NAMES[i] if i < len(FNO_NAMES) else f"contoso-fno{i}"
         tenant.finance_operations.append(FnoEnv(i, name, f"{base_url}/fno/{name}"))
     generate_activity(tenant, opts, rng)
+    add_identities(tenant)
     return tenant
 
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, unquote
 
+from . import device_code, user_tokens
 from .tokens import verify_client_assertion
 from .wire import Request, Response, json_response
 
@@ -16,6 +17,10 @@ if TYPE_CHECKING:
     from .cloud import Cloud
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+DELEGATED_GRANTS = {
+    user_tokens.DEVICE_CODE_GRANT: device_code.redeem,
+    "refresh_token": user_tokens.refresh_grant,
+}
 
 
 def _error(cloud: Cloud, status: int, error: str, code: int, text: str) -> Response:
@@ -53,6 +58,8 @@ def handle(cloud: Cloud, req: Request) -> Response:
         return json_response(200, cloud.issuer.jwks())
     if rest in ("oauth2/v2.0/token", "oauth2/token") and req.method == "POST":
         return token(cloud, req, tenant)
+    if rest == "oauth2/v2.0/devicecode" and req.method == "POST" and _tenant_ok(cloud, tenant):
+        return device_code.start(cloud, req)
     return json_response(404, {"error": "not_found", "error_description": req.path})
 
 
@@ -127,6 +134,8 @@ def token(cloud: Cloud, req: Request, tenant_name: str) -> Response:
         form.setdefault("client_secret", unquote(pwd))
     if not _tenant_ok(cloud, tenant_name):
         return _error(cloud, 400, "invalid_request", 90002, _no_tenant(tenant_name))
+    if form.get("grant_type") in DELEGATED_GRANTS:  # a signed-in person (user_tokens.py)
+        return DELEGATED_GRANTS[form["grant_type"]](cloud, form)
     if form.get("grant_type") != "client_credentials":
         return _error(
             cloud,

@@ -101,6 +101,12 @@ class TokenIssuer:
         )
         return token, max(1, int(lifetime))
 
+    def sign(self, claims: dict[str, Any]) -> str:
+        """Any JWT signed with the tenant's key (user access tokens, ID tokens)."""
+        return jwt.encode(
+            claims, self._key, algorithm="RS256", headers={"kid": self.kid, "typ": "JWT"}
+        )
+
     def verify(self, token: str) -> dict[str, Any]:
         """Claims of a token we issued; raises TokenError('expired'|'invalid')."""
         with self._lock:
