@@ -56,6 +56,7 @@ class RefreshGrant:
     client_id: str
     issued_at: datetime  # tenant clock
     last_used: datetime
+    revoked_at: datetime | None = None
 
 
 @dataclass
@@ -63,8 +64,6 @@ class Delegation:
     """Refresh tokens, revoked sessions and Conditional Access blocks, per person."""
 
     grants: dict[str, RefreshGrant] = field(default_factory=dict)
-    # object id -> the tenant time before which that person's refresh tokens are void
-    revoked_at: dict[str, datetime] = field(default_factory=dict)
     # object id -> APIs ("graph", "dataverse", ...; "*" for all) a CA policy blocks
     blocked: dict[str, set[str]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -76,9 +75,12 @@ class Delegation:
         return token
 
     def revoke(self, user_id: str, now: datetime) -> None:
-        """What `revokeSignInSessions` or a password reset does to refresh tokens."""
+        """What `revokeSignInSessions` or a password reset does: every refresh token issued
+        to the person so far is void; a new sign-in gets new ones."""
         with self.lock:
-            self.revoked_at[user_id] = now
+            for grant in self.grants.values():
+                if grant.user_id == user_id and grant.revoked_at is None:
+                    grant.revoked_at = now
 
     def block(self, user_id: str, apis: set[str] | None = None) -> None:
         with self.lock:
@@ -185,13 +187,12 @@ def resolve(cloud: Cloud, scope: str) -> Scopes | Response:
 def refusal(cloud: Cloud, user: User, api: str, grant: RefreshGrant | None) -> Response | None:
     """Why Entra would not issue this person a token now (None: it would)."""
     tenant = cloud.tenant
-    state: Delegation = cloud.delegation
     if not user.account_enabled:
         return error(cloud, 50057, "The user account is disabled.")
     if grant is not None:
         now = tenant.now
-        revoked = state.revoked_at.get(user.id)
-        if revoked is not None and revoked > grant.issued_at:
+        revoked = grant.revoked_at
+        if revoked is not None:
             return error(
                 cloud, 50173,
                 "The provided grant has expired due to it being revoked, a fresh auth token is "
@@ -204,7 +205,7 @@ def refusal(cloud: Cloud, user: User, api: str, grant: RefreshGrant | None) -> R
                 cloud, 700082,
                 "The refresh token has expired due to inactivity. The token was issued on "
                 f"{_when(grant.issued_at)} and was inactive for {idle.days}.00:00:00.")
-    if state.is_blocked(user.id, api):
+    if cloud.delegation.is_blocked(user.id, api):
         return error(cloud, 53003, "Access has been blocked by Conditional Access policies. "
                      "The access policy does not allow token issuance.")
     return None
