@@ -114,9 +114,9 @@ def sign_in_required(profile: str, account: str | None, code: int | None,
     command = login_command(profile)
     if account is None:
         return SignInRequired(f"profile {profile} has no stored sign-in",
-                              f"an administrator must run {command} first.", None, detail)
+                              f"An administrator must run {command} first.", None, detail)
     what = REAUTHENTICATE.get(code or 0, "can no longer be refreshed")
-    who = "an administrator with an enabled account" if code == 50057 else account
+    who = "An administrator with an enabled account" if code == 50057 else account
     where = (" from a device and place the Conditional Access policy allows"
              if code in (53000, 53003) else "")
     return SignInRequired(f"the sign-in of {account} for profile {profile} {what}",

@@ -23,7 +23,7 @@ from .auth import MsalAuth, TokenProvider, Tokens
 from .clouds import Endpoints, endpoints, resource_scope
 from .delegated import DelegatedTokenProvider
 from .errors import AUTH_EXTENSION, ENVIRONMENT_EXTENSION, RESOURCE_EXTENSION, Resource
-from .managed_identity import ManagedIdentityTokenProvider
+from .managed_identity import IDENTITY_RETRIES, ManagedIdentityTokenProvider
 from .retry import RetryPolicy, RetryStats, RetryTransport
 from .tls import ssl_context
 
@@ -77,7 +77,8 @@ class Connection:
             # the identity endpoint is on the host (IMDS, App Service): never through a proxy
             local = transport or self._http_transport(profile, base_dir, None)
             self._identity_http = self._client(base_url="", auth=None, headers={},
-                                               resource=None, environment="", transport=local)
+                                               resource=None, environment="", transport=local,
+                                               policy=IDENTITY_RETRIES)
             return ManagedIdentityTokenProvider(profile, self._identity_http)
         return TokenProvider(profile, self.endpoints, self._token_http, base_dir)
 
@@ -98,13 +99,14 @@ class Connection:
 
     def _client(self, *, base_url: str, auth: httpx.Auth | None, headers: dict[str, str],
                 resource: Resource | None, environment: str,
-                transport: TransportFactory | None = None) -> httpx.Client:
+                transport: TransportFactory | None = None,
+                policy: RetryPolicy | None = None) -> httpx.Client:
         def tag(request: httpx.Request) -> None:
             request.extensions[RESOURCE_EXTENSION] = resource
             request.extensions[ENVIRONMENT_EXTENSION] = environment
             request.extensions[AUTH_EXTENSION] = self.profile.auth
 
-        retrying = RetryTransport((transport or self._transport)(), policy=self._policy,
+        retrying = RetryTransport((transport or self._transport)(), policy=policy or self._policy,
                                   stats=self.stats, sleep=self._sleep)
         return httpx.Client(
             base_url=base_url,

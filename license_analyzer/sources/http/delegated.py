@@ -102,7 +102,7 @@ class DelegatedTokenProvider:
         except UnreadableSignIn:
             raise SignInRequired(
                 f"the stored sign-in of profile {name} does not open with its token_cache_key",
-                f"set token_cache_key to the key it was stored with, or run "
+                f"Set token_cache_key to the key it was stored with, or run "
                 f"{login_command(name)} again.", None) from None
         if stored is None:
             raise sign_in_required(name, None, None)

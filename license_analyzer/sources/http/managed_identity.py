@@ -27,10 +27,15 @@ from license_analyzer.redact import redact
 from .aadsts import TokenError, token_error
 from .auth import MsalHttpClient
 from .credentials import CertificateInfo
+from .retry import RetryPolicy, ThrottledTooLong
 
 IMDS_TOKEN_URL = "http://169.254.169.254/metadata/identity/oauth2/token"
 SOURCES = {APP_SERVICE: "App Service's IDENTITY_ENDPOINT", AZURE_ARC: "Azure Arc",
            SERVICE_FABRIC: "Service Fabric", DEFAULT_TO_VM: "the instance metadata service"}
+# IMDS's advice: 5 tries, exponential backoff, 404/410/429/5xx retried (same page); a host
+# with no identity endpoint at all should fail in seconds, not minutes
+IDENTITY_RETRIES = RetryPolicy(max_attempts=5, max_wait_s=60.0, backoff_base_s=0.5,
+                               backoff_max_s=30.0)
 FIX = ("Run the job on an Azure resource with this managed identity assigned (or set "
        "managed_identity_endpoint), and check client_id.")
 
@@ -79,7 +84,7 @@ class ManagedIdentityTokenProvider:
         with self._lock:
             try:
                 result = self._client.acquire_token_for_client(resource=resource)
-            except httpx.TransportError as exc:
+            except (httpx.TransportError, ThrottledTooLong) as exc:
                 raise TokenError(f"no managed identity endpoint answered ({type(exc).__name__})",
                                  FIX, None, detail=redact(str(exc))) from None
             except ValueError as exc:  # msal: not JSON, or an identity it cannot use
