@@ -232,11 +232,11 @@ class ProfileConfig(_Section):
         return self
 
 
+WHOLE_SENTENCE = "sentence: "  # marks a validator's message that is already the whole fix
+
+
 def _wrong(text: str) -> ValueError:
     return ValueError(f"{WHOLE_SENTENCE}{text}")
-
-
-WHOLE_SENTENCE = "sentence: "
 
 
 def _check_auth(p: ProfileConfig) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import func, select
 
+from license_analyzer.cli import main
 from license_analyzer.config import load_config
 from license_analyzer.run import open_configured_store
 from license_analyzer.simulator import Simulator, SimulatorOptions
@@ -21,7 +22,6 @@ from tests.sign_in_setup import (
     KEY_VAR,
     LoginProcess,
     approve_on_page,
-    cli,
     files_under,
     write_profile,
 )
@@ -35,13 +35,22 @@ def _login(config: Path, env: dict[str, str], sim: Simulator, upn: str) -> tuple
         return login.finish()
 
 
+def _main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """The CLI's entry point in this process (only `login` needs a process of its own)."""
+    with pytest.raises(SystemExit) as exited:
+        main(list(args))
+    out, err = capsys.readouterr()
+    return int(exited.value.code or 0), out, err
+
+
 def _users(config: Path) -> int:
     with open_configured_store(load_config(config)).session() as session:
         return int(session.exec(select(func.count()).select_from(DirectoryUser)).one())
 
 
 def test_login_run_silent_refresh_and_a_revoked_sign_in(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv(KEY_VAR, KEY)  # the key comes from the environment, as documented
     now = datetime.now(UTC)
     opts = SimulatorOptions(users=40, seed=11, now=now, time_scale=0.01, dataverse_envs=1,
@@ -62,10 +71,11 @@ def test_login_run_silent_refresh_and_a_revoked_sign_in(
         assert out.count(": signed in.") == 2, out  # the Dataverse and the F&O environment
 
         issued = len(sim.cloud.delegation.grants)
-        ran = cli(config, "--verbose", "run", "--as-of", now.date().isoformat(), env=env)
-        outputs += [ran.stdout, ran.stderr]
-        assert ran.returncode == 0, ran.stderr[-3000:]
-        assert Path(ran.stdout.strip().splitlines()[-1]).exists()
+        code, out, err = _main(capsys, "--config", str(config), "--verbose", "run", "--as-of",
+                               now.date().isoformat())
+        outputs += [out, err]
+        assert code == 0, err[-3000:]
+        assert Path(out.strip().splitlines()[-1]).exists()
         # nobody was asked to sign in: the stored refresh token bought every token
         assert len(sim.cloud.delegation.grants) > issued
         assert not sim.cloud.device_codes.by_device
@@ -73,10 +83,11 @@ def test_login_run_silent_refresh_and_a_revoked_sign_in(
         assert users >= 40
 
         sim.revoke_sign_in_sessions(admin)
-        stopped = cli(config, "run", "--as-of", now.date().isoformat(), env=env)
-        outputs += [stopped.stdout, stopped.stderr]
-        assert stopped.returncode == 3, stopped.stderr[-3000:]
-        errors = [line for line in stopped.stderr.splitlines() if line.startswith("error:")]
+        code, out, err = _main(capsys, "--config", str(config), "run", "--as-of",
+                               now.date().isoformat())
+        outputs += [out, err]
+        assert code == 3, err[-3000:]
+        errors = [line for line in err.splitlines() if line.startswith("error:")]
         assert errors == [
             f"error: The sign-in of {admin} for profile simulated was revoked (AADSTS50173); "
             f"{admin} must run `license-analyzer login --profile simulated` again."]
@@ -88,9 +99,9 @@ def test_login_run_silent_refresh_and_a_revoked_sign_in(
         code, out, err = _login(config, env, sim, admin)
         outputs += [out, err]
         assert code == 0, out + err
-        again = cli(config, "collect", env=env)
-        outputs += [again.stdout, again.stderr]
-        assert again.returncode == 0, again.stderr[-3000:]
+        code, out, err = _main(capsys, "--config", str(config), "collect")
+        outputs += [out, err]
+        assert code == 0, err[-3000:]
 
         refresh_tokens = list(sim.cloud.delegation.grants)
     for text in outputs:

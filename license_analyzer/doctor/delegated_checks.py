@@ -10,11 +10,11 @@ from license_analyzer.sources.http import Connection, NoPremiumLicense, jwt_clai
 from license_analyzer.sources.http.aadsts import TokenError
 from license_analyzer.sources.http.delegated import DelegatedTokenProvider
 from license_analyzer.sources.http.delegated_scopes import RoleNeed, role_needs
-from license_analyzer.sources.http.errors import MissingPermission, permission_fix, role_fix
+from license_analyzer.sources.http.errors import MissingPermission, role_fix
 from license_analyzer.sources.paginate import records
 from license_analyzer.sources.streams import MY_MEMBERSHIPS
 
-from .graph_checks import Add, entra_p1
+from .graph_checks import Add, consent_fix, entra_p1
 from .probe import fix_for, get_json, problem_of
 from .result import Status
 
@@ -36,17 +36,13 @@ def check(conn: Connection, add: Add, reclamation: bool) -> bool:
         else:
             add("consent", target, Status.FAILED,
                 f"The app has no consent for the {permission} delegated permission.",
-                _sentence(permission_fix("delegated", permission)))
+                consent_fix(permission, "delegated"))
     held = _roles(conn, add)
     if held is not None:
         for need in role_needs(reclamation):
             _role(add, need, held, tokens.account or "the signed-in account")
     _p1(conn, add, granted, held)
     return True
-
-
-def _sentence(text: str) -> str:
-    return f"{text[:1].upper()}{text[1:]}."
 
 
 def _sign_in(conn: Connection, tokens: DelegatedTokenProvider, add: Add) -> set[str] | None:
@@ -102,9 +98,9 @@ def _role(add: Add, need: RoleNeed, held: set[str], account: str) -> None:
     if having:
         add("directory_role", target, Status.OK, f"{account} is {having[0]}.", "")
         return
+    fix = role_fix(need.roles)
     add("directory_role", target, Status.FAILED,
-        f"{account} holds no directory role that may {need.what}.",
-        _sentence(role_fix(need.roles)))
+        f"{account} holds no directory role that may {need.what}.", f"{fix[:1].upper()}{fix[1:]}.")
 
 
 def _p1(conn: Connection, add: Add, granted: set[str], held: set[str] | None) -> None:

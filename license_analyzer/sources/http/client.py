@@ -23,7 +23,7 @@ from .auth import MsalAuth, TokenProvider, Tokens
 from .clouds import Endpoints, endpoints, resource_scope
 from .delegated import DelegatedTokenProvider
 from .errors import AUTH_EXTENSION, ENVIRONMENT_EXTENSION, RESOURCE_EXTENSION, Resource
-from .managed_identity import IDENTITY_RETRIES, ManagedIdentityTokenProvider
+from .managed_identity import IDENTITY_RETRIES, IDENTITY_TIMEOUT, ManagedIdentityTokenProvider
 from .retry import RetryPolicy, RetryStats, RetryTransport
 from .tls import ssl_context
 
@@ -78,7 +78,8 @@ class Connection:
             local = transport or self._http_transport(profile, base_dir, None)
             self._identity_http = self._client(base_url="", auth=None, headers={},
                                                resource=None, environment="", transport=local,
-                                               policy=IDENTITY_RETRIES)
+                                               policy=IDENTITY_RETRIES,
+                                               timeout=IDENTITY_TIMEOUT)
             return ManagedIdentityTokenProvider(profile, self._identity_http)
         return TokenProvider(profile, self.endpoints, self._token_http, base_dir)
 
@@ -100,7 +101,8 @@ class Connection:
     def _client(self, *, base_url: str, auth: httpx.Auth | None, headers: dict[str, str],
                 resource: Resource | None, environment: str,
                 transport: TransportFactory | None = None,
-                policy: RetryPolicy | None = None) -> httpx.Client:
+                policy: RetryPolicy | None = None,
+                timeout: httpx.Timeout | None = None) -> httpx.Client:
         def tag(request: httpx.Request) -> None:
             request.extensions[RESOURCE_EXTENSION] = resource
             request.extensions[ENVIRONMENT_EXTENSION] = environment
@@ -112,7 +114,7 @@ class Connection:
             base_url=base_url,
             auth=auth,
             headers={"User-Agent": USER_AGENT, **headers},
-            timeout=self._timeout,
+            timeout=timeout or self._timeout,
             transport=retrying,
             trust_env=False,
             follow_redirects=False,

@@ -36,6 +36,9 @@ SOURCES = {APP_SERVICE: "App Service's IDENTITY_ENDPOINT", AZURE_ARC: "Azure Arc
 # with no identity endpoint at all should fail in seconds, not minutes
 IDENTITY_RETRIES = RetryPolicy(max_attempts=5, max_wait_s=60.0, backoff_base_s=0.5,
                                backoff_max_s=30.0)
+# the endpoint is on this host or its hypervisor: a connection that does not come at once
+# will not come (off Azure, 169.254.169.254 usually just drops the packets)
+IDENTITY_TIMEOUT = httpx.Timeout(30.0, connect=2.0)
 FIX = ("Run the job on an Azure resource with this managed identity assigned (or set "
        "managed_identity_endpoint), and check client_id.")
 

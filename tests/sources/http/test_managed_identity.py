@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
+from license_analyzer.cli import main
 from license_analyzer.config import load_config
 from license_analyzer.doctor import Status, diagnose
 from license_analyzer.simulator import Simulator, SimulatorOptions
@@ -24,6 +26,7 @@ def _imds_profile(sim: Simulator, path: Path, extra: str = "") -> Path:
 
 
 def test_a_full_run_as_the_system_assigned_identity(tmp_path: Path) -> None:
+    # its own process: the entry point as cron would start it on the Azure host
     now = datetime.now(UTC)
     opts = SimulatorOptions(users=40, seed=3, now=now, time_scale=0.01, dataverse_envs=1,
                             fno_envs=1, token_lifetime_s=360_000, signin_requests_per_10s=100)
@@ -39,17 +42,22 @@ def test_a_full_run_as_the_system_assigned_identity(tmp_path: Path) -> None:
     assert not [p for p in asked if p.endswith("/oauth2/v2.0/token")]  # ... none from Entra's
 
 
-def test_app_service_endpoint_and_a_user_assigned_identity(tmp_path: Path) -> None:
+def test_app_service_endpoint_and_a_user_assigned_identity(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
     with simulator() as sim:
         info = sim.info
         user_mi = info["managed_identities"]["user"]
         config = write_profile(sim, tmp_path / "la.toml", "managed_identity",
                                extra=f'client_id = "{user_mi}"\n')
-        env = {**os.environ, "IDENTITY_ENDPOINT": info["identity_endpoint"],
-               "IDENTITY_HEADER": info["identity_header"]}
-        done = cli(config, "doctor", "--format", "json", env=env)
-    rows = json.loads(done.stdout)
-    assert done.returncode == 0, done.stdout + done.stderr
+        # what App Service, Functions and Container Apps put in the job's environment
+        monkeypatch.setenv("IDENTITY_ENDPOINT", info["identity_endpoint"])
+        monkeypatch.setenv("IDENTITY_HEADER", info["identity_header"])
+        with pytest.raises(SystemExit) as exited:
+            main(["--config", str(config), "doctor", "--format", "json"])
+    out = capsys.readouterr().out
+    rows = json.loads(out)
+    assert exited.value.code == 0, out
     token = next(r for r in rows if r["check"] == "token")
     assert (f"user-assigned managed identity {user_mi}, through App Service's "
             "IDENTITY_ENDPOINT") in token["message"]
