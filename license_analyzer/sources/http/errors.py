@@ -142,6 +142,11 @@ def _auth_of(response: httpx.Response) -> str:
         "application")
 
 
+def _caller(auth: str) -> str:
+    return {"delegated": "the signed-in account", "managed_identity": "the managed identity"
+            }.get(auth, "the app")
+
+
 def _member_fix(auth: str, env: str) -> str:
     if auth == "delegated":
         return (f"add the signed-in account as a user of {env} with a security role that can "
@@ -222,19 +227,15 @@ def _raise_forbidden(response: httpx.Response, what: str, kind: Resource | None,
         method = request.method if request is not None else "GET"
         permission = permission_for(method, response.url)
         if permission:
-            who = {"delegated": "the sign-in", "managed_identity": "the managed identity"}.get(
-                auth, "the app")
-            raise MissingPermission(f"{what}: {who} lacks the {permission} permission; "
+            raise MissingPermission(f"{what}: {_caller(auth)} lacks the {permission} permission; "
                                     f"{permission_fix(auth, permission)}.", permission,
                                     detail=detail)
         raise AuthError(f"{what}: access denied (HTTP 403, {code or 'no code'}); grant the app "
                         "the Graph application permission this call needs, with admin consent.",
                         detail=detail)
     if code.lower() == NOT_A_MEMBER or "not a member of the organization" in message:
-        who = {"delegated": "the signed-in account", "managed_identity": "the managed identity"
-               }.get(auth, "the app")
-        raise AuthError(f"{what}: {who} is not a user of {env}; {_member_fix(auth, env)}.",
-                        detail=detail)
+        raise AuthError(f"{what}: {_caller(auth)} is not a user of {env}; "
+                        f"{_member_fix(auth, env)}.", detail=detail)
     privilege = re.search(r"\bprv\w+", message)
     if privilege:
         who = "your user" if auth == "delegated" else "the application user"
