@@ -107,9 +107,10 @@ class StoredSignIn:
         now = utcnow()
         with self.store.session() as session:
             row = session.get(SignIn, self.profile)
-            if row is None or fresh:
-                row = row or SignIn(profile=self.profile, account=account, sealed=blob,
-                                    signed_in_at=now, updated_at=now)
+            if row is None:
+                row = SignIn(profile=self.profile, account=account, sealed=blob,
+                             signed_in_at=now, updated_at=now)
+            elif fresh:
                 row.signed_in_at = now
             row.account, row.sealed, row.updated_at = account, blob, now
             session.add(row)

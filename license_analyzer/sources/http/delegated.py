@@ -100,8 +100,10 @@ class DelegatedTokenProvider:
         try:
             stored = self._sign_in.load()
         except UnreadableSignIn:
+            whose = self._sign_in.account()  # kept in clear to say who signed in
             raise SignInRequired(
-                f"the stored sign-in of profile {name} does not open with its token_cache_key",
+                f"the stored sign-in of {whose} for profile {name} does not open with its "
+                "token_cache_key",
                 f"Set token_cache_key to the key it was stored with, or run "
                 f"{login_command(name)} again.", None) from None
         if stored is None:

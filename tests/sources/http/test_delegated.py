@@ -116,14 +116,15 @@ def test_no_sign_in_and_a_wrong_key_are_one_sentence_each(
     err = capsys.readouterr().err
     assert ("error: Profile simulated has no stored sign-in; an administrator must run "
             "`license-analyzer login --profile simulated` first.") in err
-    sign_in(sim, config, sim.tenant.users[0].upn)
+    admin = sim.tenant.users[0].upn
+    sign_in(sim, config, admin)
     other = _config(sim, tmp_path, key="a-different-key-0123456789")
     with pytest.raises(SystemExit) as exited:
         main(["--config", str(other.source_path), "collect"])
     assert exited.value.code == 3
     err = capsys.readouterr().err
-    assert ("error: The stored sign-in of profile simulated does not open with its "
-            "token_cache_key; set token_cache_key to the key it was stored with, or run "
+    assert (f"error: The stored sign-in of {admin} for profile simulated does not open with "
+            "its token_cache_key; set token_cache_key to the key it was stored with, or run "
             "`license-analyzer login --profile simulated` again.") in err
     assert "Traceback" not in err
 
