@@ -73,9 +73,9 @@ def permission_fix(auth: str, permission: str) -> str:
                 "Graph > Delegated permissions, grant admin consent and run `license-analyzer "
                 "login` again")
     if auth == "managed_identity":
-        return (f"assign the {permission} app role to the managed identity's service principal "
-                "(New-MgServicePrincipalAppRoleAssignment: the portal cannot grant Graph "
-                "permissions to a managed identity)")
+        return (f"assign the {permission} app role of Microsoft Graph to the managed identity's "
+                "service principal with Microsoft Graph PowerShell "
+                "(New-MgServicePrincipalAppRoleAssignment) or the Azure CLI")
     return (f"add the {permission} application permission under API permissions > Microsoft "
             "Graph > Application permissions and grant admin consent")
 

@@ -8,8 +8,10 @@ at http://169.254.169.254 (msal's `get_managed_identity_source`). The profile's
 simulator. IMDS "isn't intended to be used behind a proxy", so this client never uses the
 profile's proxy:
 https://learn.microsoft.com/en-us/entra/identity/managed-identities-azure-resources/how-to-use-vm-token
-The identity's Graph permissions are app roles assigned to its service principal, so the tokens
-carry `roles` just like the application's.
+The identity's Graph permissions are app roles assigned to its service principal (with Graph
+PowerShell or the Azure CLI:
+https://learn.microsoft.com/en-us/entra/identity/managed-identities-azure-resources/how-to-assign-app-role-managed-identity),
+so the tokens carry `roles` just like the application's.
 """
 
 from __future__ import annotations
