@@ -179,6 +179,15 @@ def doctor(
 
 
 @app.command()
+def login(profile: ProfileOpt = None) -> None:
+    """Sign a delegated profile in (device code: open the URL, enter the code); keeps its
+    refresh token encrypted for every later command."""
+    from license_analyzer.run import run_login
+
+    raise typer.Exit(run_login(state.config(), profile))
+
+
+@app.command()
 def collect(
     profile: ProfileOpt = None,
     full: Annotated[bool, typer.Option("--full", help="Re-read everything, not only what is new.")]

@@ -33,6 +33,10 @@ DEFAULT_CONFIG_NAME = "license-analyzer.toml"
 CONFIG_ENV_VAR = "LICENSE_ANALYZER_CONFIG"
 
 Cloud = Literal["global", "usgov", "usgov-dod", "china"]
+# how a profile gets its tokens: as an app (secret or certificate), as a signed-in person
+# (`login`, refresh token kept encrypted), or as the Azure host's managed identity
+Auth = Literal["application", "delegated", "managed_identity"]
+TOKEN_CACHE_KEY_MIN = 16
 
 
 def normalize_resource_url(url: str) -> str:
@@ -227,7 +231,10 @@ class ProfileConfig(_Section):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     cloud: Cloud = "global"
     tenant_id: Uuid
-    client_id: Uuid
+    auth: Auth = "application"
+    # the app registration; for managed_identity, a user-assigned identity's client id
+    # (none: the system-assigned identity)
+    client_id: Uuid | None = None
     client_secret: SecretStr | None = None
     certificate_path: Path | None = None
     certificate_passphrase: SecretStr | None = None
@@ -248,11 +255,18 @@ class ProfileConfig(_Section):
     # the sign-in log allows about 5 requests per 10 s per app and tenant; pace under it
     signin_requests_per_10s: int = Field(default=5, ge=1)
     overlap_hours: int = Field(default=48, ge=0)
+    token_cache_key: SecretStr | None = None  # delegated: encrypts the stored sign-in
+    # managed_identity: an IMDS-style token endpoint instead of http://169.254.169.254
+    managed_identity_endpoint: Url | None = None
 
     @model_validator(mode="after")
     def _one_credential(self) -> ProfileConfig:
-        if self.client_secret is None and self.certificate_path is None:
+        _check_auth(self)
+        if self.auth == "application" and (self.client_secret is None
+                                           and self.certificate_path is None):
             raise ValueError("needs client_secret or certificate_path")
+        if self.token_cache_key is not None:
+            register_secret(self.token_cache_key.get_secret_value())
         if self.client_secret is not None:
             register_secret(self.client_secret.get_secret_value())
         if self.certificate_passphrase is not None:
@@ -286,6 +300,38 @@ class WebConfig(_Section):
             if secret is not None:
                 register_secret(secret.get_secret_value())
         return self
+
+
+WHOLE_SENTENCE = "sentence: "  # marks a validator's message that is already the whole fix
+
+
+def _wrong(text: str) -> ValueError:
+    return ValueError(f"{WHOLE_SENTENCE}{text}")
+
+
+def _check_auth(p: ProfileConfig) -> None:
+    """The keys each way of signing in needs, and the ones that would be silently ignored."""
+    kind = f'auth = "{p.auth}"'
+    if p.auth != "managed_identity" and p.client_id is None:
+        raise _wrong(f"{kind} needs client_id, the app registration's Application (client) ID")
+    if p.auth != "application" and (p.client_secret or p.certificate_path):
+        how = ("signs in as a person with `license-analyzer login`" if p.auth == "delegated"
+               else "uses the Azure host's identity")
+        raise _wrong(f"{kind} {how} and takes no client_secret or certificate_path; remove "
+                     "them")
+    if p.auth == "delegated":
+        key = p.token_cache_key.get_secret_value() if p.token_cache_key else ""
+        if not key:
+            raise _wrong(f'{kind} needs token_cache_key = "${{VAR}}", the key that encrypts '
+                         "the stored sign-in (e.g. the output of `openssl rand -base64 32`)")
+        if len(key) < TOKEN_CACHE_KEY_MIN:
+            raise _wrong(f"token_cache_key must be at least {TOKEN_CACHE_KEY_MIN} characters; "
+                         "use a random one (e.g. `openssl rand -base64 32`)")
+    elif p.token_cache_key is not None:
+        raise _wrong(f'token_cache_key is only for auth = "delegated"; remove it ({kind})')
+    if p.managed_identity_endpoint and p.auth != "managed_identity":
+        raise _wrong(f'managed_identity_endpoint is only for auth = "managed_identity"; remove '
+                     f"it ({kind})")
 
 
 class Config(_Section):
@@ -425,6 +471,8 @@ def _sentence(file: Path, error: dict[str, Any], data: dict[str, Any]) -> str:
         return f"{file}: unknown key {key}; {_FIXES['extra_forbidden']}."
     if kind == "missing":
         return f"{file}: {key} is missing; {_FIXES['missing']}."
+    if WHOLE_SENTENCE in message:
+        return f"{file}: {key or 'profile'}: {message.split(WHOLE_SENTENCE, 1)[1]}."
     for needle, fix in (("UUID", "uuid"), ("malformed URL", "url"), ("database URL", "database"),
                         ("cron", "cron"), ("client_secret or certificate_path", "credential"),
                         ("must use https", "https"), ("unencrypted", "plaintext")):

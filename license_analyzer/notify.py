@@ -201,7 +201,8 @@ def credential_alerts(config: Config, now: datetime) -> list[Alert]:
 
     alerts: list[Alert] = []
     base = config.source_path.parent if config.source_path else None
-    for profile in config.profiles:
+    # only an app registration has a secret or certificate that expires
+    for profile in (p for p in config.profiles if p.auth == "application"):
         found: list[tuple[str, Status, str, str]] = []
 
         def add(check: str, target: str, status: Status, message: str, fix: str,

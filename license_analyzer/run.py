@@ -7,6 +7,7 @@ history shows what happened even when a run was killed half-way.
 from __future__ import annotations
 
 import logging
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,8 +15,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 
-from license_analyzer.config import Config, load_config
-from license_analyzer.errors import ExitCode, LicenseAnalyzerError
+from license_analyzer.config import Config, ProfileConfig, load_config
+from license_analyzer.errors import ConfigError, ExitCode, LicenseAnalyzerError
 from license_analyzer.store.db import Store, open_store
 from license_analyzer.store.lock import JobLockHolder
 from license_analyzer.store.runs import RunRecorder
@@ -62,6 +63,8 @@ def _collect(config: Config, store: Store, recorder: RunRecorder, profile: str |
         recorder.retries = sum(s.retries for s in outcome.streams)
         entry["status"] = outcome.status
         entry["records"] = sum(s.records for s in outcome.streams)
+    for sentence in outcome.sign_in_required:  # who must run `login` again
+        print(f"error: {sentence}", file=sys.stderr, flush=True)
     return int(outcome.exit_code)
 
 
@@ -202,6 +205,61 @@ def run_job(config: Config, as_of: date | None = None) -> int:
     if result.report_path is not None:
         print(result.report_path)
     return result.exit_code
+
+
+def _login_profile(config: Config, name: str | None) -> ProfileConfig:
+    delegated = [p for p in config.profile(name) if p.auth == "delegated"]
+    if name is not None and not delegated:
+        raise ConfigError(f'Profile {name} does not sign in as a person; `login` is for '
+                          'profiles with auth = "delegated".')
+    if len(delegated) != 1:
+        names = ", ".join(p.name for p in delegated)
+        raise ConfigError(
+            f"Several profiles sign in as a person ({names}); pick one with --profile."
+            if delegated else 'No profile has auth = "delegated"; add one (see '
+                              'config.example.toml) to sign in as a person.')
+    return delegated[0]
+
+
+def run_login(config: Config, profile: str | None = None,
+              show: Callable[[str], None] | None = None) -> int:
+    """The device-code sign-in of a delegated profile; then one silent token per Dynamics
+    environment, to show now what a run would meet. 0 when every API answered, 3 otherwise.
+    Each line goes to `show` (default: stdout), the code first."""
+    from license_analyzer.sources.http import connect, resource_scope
+    from license_analyzer.sources.http.delegated import DelegatedTokenProvider
+    from license_analyzer.store.sign_in import stored_sign_in
+
+    chosen = _login_profile(config, profile)
+    store = open_configured_store(config)
+    base = config.source_path.parent if config.source_path else None
+
+    def shown(line: str) -> None:
+        print(line, flush=True)
+
+    show = show or shown
+    with connect(chosen, base_dir=base, sign_in=stored_sign_in(store, chosen),
+                 graph_writes=config.reclamation.enabled) as conn:
+        tokens = conn.tokens
+        assert isinstance(tokens, DelegatedTokenProvider)
+        account = tokens.login(show)
+        show(f"Signed in as {account} for profile {chosen.name}; the sign-in is stored "
+             "encrypted in the database.")
+        apis = [(f"Dataverse {env.url}", resource_scope(env.url)) for env in chosen.dataverse]
+        apis += [(f"Finance & Operations {env.url}", resource_scope(env.url))
+                 for env in chosen.finance_operations]
+        if chosen.discover_environments:
+            apis.append(("Power Platform admin API", conn.endpoints.power_platform_scope))
+        failed = 0
+        for label, scope in apis:
+            try:
+                tokens.token(scope)
+            except LicenseAnalyzerError as exc:
+                failed += 1
+                show(f"{label}: {exc.message}")
+            else:
+                show(f"{label}: signed in.")
+    return int(ExitCode.AUTH) if failed else int(ExitCode.OK)
 
 
 DEMO_SIGNIN_REQUESTS_PER_10S = 100

@@ -14,7 +14,7 @@ COMMANDS = [
     ["candidates", "list"], ["candidates", "approve"], ["candidates", "reject"],
     ["candidates", "snooze"], ["candidates", "import"], ["candidates", "apply"],
     ["candidates", "restore"], ["rules", "list"], ["catalog", "refresh"],
-    ["export", "activity"], ["schedule"], ["serve"],
+    ["export", "activity"], ["schedule"], ["serve"], ["login"],
 ]
 
 

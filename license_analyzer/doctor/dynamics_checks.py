@@ -9,7 +9,6 @@ from license_analyzer.config import DataverseEnvironment, FinanceOperationsEnvir
 from license_analyzer.errors import AuthError, LicenseAnalyzerError
 from license_analyzer.sources.http import Connection, UntrustedCertificate
 from license_analyzer.sources.http.aadsts import TokenError
-from license_analyzer.sources.http.errors import APPLICATION_USER_FIX, FNO_REGISTRATION_FIX
 
 from .probe import fix_for, get_json, problem_of
 from .result import Status
@@ -23,10 +22,6 @@ AUDIT_PLACE = ("Power Platform admin center > Environments > {env} > Settings > 
 BAP_ENVIRONMENTS = "/providers/Microsoft.BusinessAppPlatform/scopes/admin/environments"
 
 
-def _sentence(text: str) -> str:
-    return f"{text[:1].upper()}{text[1:]}."
-
-
 def dataverse(conn: Connection, add: Add, env: DataverseEnvironment) -> None:
     target = f"dataverse {env.url}"
     client = conn.dataverse(env.url)
@@ -38,8 +33,7 @@ def dataverse(conn: Connection, add: Add, env: DataverseEnvironment) -> None:
         return
     except AuthError as exc:  # 401 / 403 0x80072560: Entra is fine, Dataverse does not know us
         add("reachable", target, Status.OK, "The environment answered.", "")
-        add("application_user", target, Status.FAILED, problem_of(exc),
-            _sentence(APPLICATION_USER_FIX.format(env=env.url)))
+        add("application_user", target, Status.FAILED, problem_of(exc), fix_for(exc))
         _skip(add, target, "user_access_auditing")
         return
     except LicenseAnalyzerError as exc:
@@ -47,8 +41,10 @@ def dataverse(conn: Connection, add: Add, env: DataverseEnvironment) -> None:
         _skip(add, target, "application_user", "user_access_auditing")
         return
     add("reachable", target, Status.OK, "WhoAmI answered.", "")
-    add("application_user", target, Status.OK,
-        f"The app is application user {who.get('UserId', '?')}.", "")
+    whose = {"delegated": "The signed-in account is user",
+             "managed_identity": "The managed identity is application user"}.get(
+                 conn.profile.auth, "The app is application user")
+    add("application_user", target, Status.OK, f"{whose} {who.get('UserId', '?')}.", "")
     _auditing(client, add, target, env.url)
 
 
@@ -124,8 +120,7 @@ def _unregistered_or_audience(conn: Connection, add: Add, env: FinanceOperations
                 "Check the environment's URL in Lifecycle Services and write it in the profile "
                 "exactly as F&O publishes it.")
             return
-    add("app_registration", target, Status.FAILED, problem_of(refused),
-        _sentence(FNO_REGISTRATION_FIX.format(env=env.url)))
+    add("app_registration", target, Status.FAILED, problem_of(refused), fix_for(refused))
 
 
 def power_platform(conn: Connection, add: Add) -> None:

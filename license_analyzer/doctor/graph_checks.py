@@ -13,6 +13,7 @@ from license_analyzer.sources.http import (
     NoPremiumLicense,
     jwt_claims,
 )
+from license_analyzer.sources.http.errors import permission_fix
 
 from .probe import fix_for, get_json, problem_of
 from .result import Status
@@ -44,9 +45,9 @@ CONFIRM: dict[str, tuple[str, dict[str, str]]] = {
 }
 
 
-def consent_fix(permission: str) -> str:
-    return (f"Add the {permission} application permission (app registration > API permissions > "
-            "Microsoft Graph > Application permissions) and grant admin consent.")
+def consent_fix(permission: str, auth: str = "application") -> str:
+    text = permission_fix(auth, permission)
+    return f"{text[:1].upper()}{text[1:]}."
 
 
 def token(conn: Connection, add: Add) -> set[str] | None:
@@ -58,10 +59,9 @@ def token(conn: Connection, add: Add) -> set[str] | None:
         add("token", target, Status.FAILED, problem_of(exc), fix_for(exc))
         return None
     claims = jwt_claims(access)
-    how = "certificate" if conn.tokens.certificate else "client secret"
-    add("token", target, Status.OK,
-        f"Token for {conn.endpoints.graph_scope} from {conn.endpoints.authority} "
-        f"({how}).", "")
+    source = (f"{conn.endpoints.authority} ({conn.tokens.describe()})"
+              if conn.profile.auth == "application" else conn.tokens.describe())
+    add("token", target, Status.OK, f"Token for {conn.endpoints.graph_scope} from {source}.", "")
     roles = claims.get("roles")
     return {str(r) for r in roles} if isinstance(roles, list) else set()
 
@@ -77,7 +77,8 @@ def permissions(conn: Connection, add: Add, roles: set[str], reclamation: bool
         via = [p for p in (permission, *INCLUDED_IN[permission]) if p in roles]
         if not via:
             add("permission", target, Status.FAILED,
-                f"The token's roles do not include {permission}.", consent_fix(permission))
+                f"The token's roles do not include {permission}.",
+                consent_fix(permission, conn.profile.auth))
             continue
         granted = f"Granted{'' if via[0] == permission else f' through {via[0]}'}"
         if permission not in CONFIRM:
@@ -93,7 +94,7 @@ def permissions(conn: Connection, add: Add, roles: set[str], reclamation: bool
             outcomes[permission] = exc
             add("permission", target, Status.FAILED,
                 f"{permission} is in the token but Graph refused GET {path}; admin consent may "
-                "still be propagating.", consent_fix(permission))
+                "still be propagating.", consent_fix(permission, conn.profile.auth))
             continue
         except LicenseAnalyzerError as exc:
             outcomes[permission] = exc

@@ -9,7 +9,6 @@ import orjson
 
 from license_analyzer.errors import ConfigError, LicenseAnalyzerError
 from license_analyzer.sources.http import (
-    MissingPermission,
     NoPremiumLicense,
     ThrottledTooLong,
     UntrustedCertificate,
@@ -47,9 +46,6 @@ def fix_for(exc: LicenseAnalyzerError) -> str:
     if isinstance(exc, UntrustedCertificate):
         return ("Set ca_bundle in the profile to the CA certificate file (PEM) of your proxy or "
                 "server.")
-    if isinstance(exc, MissingPermission):
-        return (f"Add the {exc.permission} application permission (API permissions > Microsoft "
-                "Graph > Application permissions) and grant admin consent.")
     if isinstance(exc, NoPremiumLicense):
         return "Assign a Microsoft Entra ID P1 (or P2) license in the tenant."
     if isinstance(exc, ThrottledTooLong):

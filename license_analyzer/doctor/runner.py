@@ -6,9 +6,10 @@ from datetime import datetime
 
 from license_analyzer.config import Config, ProfileConfig
 from license_analyzer.errors import LicenseAnalyzerError
-from license_analyzer.sources.http import connect
+from license_analyzer.sources.http import Connection, connect
+from license_analyzer.store.sign_in import StoredSignIn, stored_sign_in
 
-from . import dynamics_checks, graph_checks
+from . import delegated_checks, dynamics_checks, graph_checks
 from .probe import fix_for, problem_of
 from .result import CheckResult, Status
 
@@ -26,19 +27,16 @@ def check_profile(config: Config, profile: ProfileConfig, now: datetime) -> list
     base_dir = config.source_path.parent if config.source_path else None
     try:
         conn = connect(profile, concurrency=2, max_wait_s=MAX_WAIT_S, timeout_s=TIMEOUT_S,
-                       base_dir=base_dir)
+                       base_dir=base_dir, sign_in=_sign_in(config, profile),
+                       graph_writes=config.reclamation.enabled)
     except LicenseAnalyzerError as exc:  # unreadable certificate, missing ca_bundle file
         add("token", "graph", Status.FAILED, problem_of(exc), fix_for(exc))
         _skip_all(add, profile)
         return results
     with conn:
-        roles = graph_checks.token(conn, add)
-        if roles is None:
+        if not _graph(conn, add, config, now):
             _skip_all(add, profile)
             return results
-        outcomes = graph_checks.permissions(conn, add, roles, config.reclamation.enabled)
-        graph_checks.entra_p1(add, outcomes)
-        graph_checks.credential_expiry(conn, add, config, now)
         for dv in profile.dataverse:
             dynamics_checks.dataverse(conn, add, dv)
         for fo in profile.finance_operations:
@@ -46,6 +44,28 @@ def check_profile(config: Config, profile: ProfileConfig, now: datetime) -> list
         if profile.discover_environments:
             dynamics_checks.power_platform(conn, add)
     return results
+
+
+def _graph(conn: Connection, add: graph_checks.Add, config: Config, now: datetime) -> bool:
+    """The Graph side, by the profile's way in; False when no token could be had."""
+    if conn.profile.auth == "delegated":
+        return delegated_checks.check(conn, add, config.reclamation.enabled)
+    roles = graph_checks.token(conn, add)
+    if roles is None:
+        return False
+    outcomes = graph_checks.permissions(conn, add, roles, config.reclamation.enabled)
+    graph_checks.entra_p1(add, outcomes)
+    if conn.profile.auth == "application":  # a managed identity has no secret to expire
+        graph_checks.credential_expiry(conn, add, config, now)
+    return True
+
+
+def _sign_in(config: Config, profile: ProfileConfig) -> StoredSignIn | None:
+    if profile.auth != "delegated":
+        return None
+    from license_analyzer.run import open_configured_store
+
+    return stored_sign_in(open_configured_store(config), profile)
 
 
 def _skip_all(add: graph_checks.Add, profile: ProfileConfig) -> None:

@@ -60,9 +60,14 @@ class Connections:
         from license_analyzer.sources.http import connect
 
         if profile_name not in self.connections:
+            from license_analyzer.store.sign_in import stored_sign_in
+
             profile = self._profile(profile_name)
             base = self.config.source_path.parent if self.config.source_path else None
-            self.connections[profile_name] = connect(profile, base_dir=base)
+            sign_in = (stored_sign_in(_open_store(self.config), profile)
+                       if profile.auth == "delegated" else None)
+            self.connections[profile_name] = connect(profile, base_dir=base, sign_in=sign_in,
+                                                     graph_writes=True)
         return self.connections[profile_name]
 
     def _profile(self, name: str) -> ProfileConfig:

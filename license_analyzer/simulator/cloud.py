@@ -14,14 +14,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from . import bap, dataverse, fno, graph, oauth
+from . import bap, dataverse, device_code, fno, graph, managed_identity, oauth
+from .device_code import DeviceCodes
 from .limits import DataverseGuard, Faults, FixedWindow, Injection, Injections, Storm
 from .options import SimulatorOptions
 from .tenant import Tenant
 from .tokens import TokenIssuer
+from .user_tokens import Delegation
 from .wire import Request, Response, json_response
 
 SERVICES: dict[str, Any] = {"graph": graph, "orgs": dataverse, "fno": fno, "bap": bap}
+# sign-in endpoints outside a tenant's path; like the token endpoint, never faulted
+IDENTITY: dict[str, Any] = {"devicelogin": device_code.page, "metadata": managed_identity.handle,
+                            "msi": managed_identity.handle}
 
 
 class Cloud:
@@ -41,6 +46,9 @@ class Cloud:
         self.request_log: deque[tuple[str, str, int]] = deque(maxlen=opts.request_log_size)
         self.cache: dict[Any, Any] = {}
         self.cache_lock = threading.Lock()
+        self.device_codes = DeviceCodes()
+        self.delegation = Delegation()
+        self.identity_header = managed_identity.new_identity_header()
 
     @property
     def graph_resource(self) -> str:
@@ -76,7 +84,9 @@ class Cloud:
 
     def _route(self, req: Request) -> Response:
         path = req.path
-        service = path.split("/", 2)[1] if path.count("/") >= 2 else ""
+        service = path.split("/", 2)[1] if path.count("/") >= 2 else path.strip("/")
+        if service in IDENTITY:
+            return IDENTITY[service](self, req)  # type: ignore[no-any-return]
         module = SERVICES.get(service)
         if module is None:
             return oauth.handle(self, req)

@@ -8,6 +8,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from . import dataverse_audits, dataverse_tables
+from .resource_access import dataverse_refusal
 from .tenant import DataverseEnv, SystemUser
 from .tokens import TokenError
 from .wire import Request, Response, fmt_seconds, json_response
@@ -32,6 +33,7 @@ class DataverseContext:
         a = _ANNOT.search(prefer)
         self.annotations = a.group(1).strip() if a else ""
         self.applied: list[str] = []
+        self.caller: dict[str, Any] = {}  # the bearer token's claims
 
     def wants(self, annotation: str) -> bool:
         if not self.annotations:
@@ -134,8 +136,9 @@ def route(cloud: Cloud, req: Request) -> Response:
         return _unauthorized(cloud, env)
     if str(claims.get("aud", "")).rstrip("/").lower() != env.url.lower():
         return _unauthorized(cloud, env)
-    if not env.application_user:
-        return error(cloud, 403, "0x80072560", "The user is not a member of the organization.")
+    denied = dataverse_refusal(cloud, env, claims, "/".join(parts[6:]).lower())
+    if denied is not None:
+        return error(cloud, *denied)
     if cloud.storm.active():
         wait = cloud.opts.scaled(cloud.storm.retry_after)
         return error(
@@ -155,6 +158,7 @@ def route(cloud: Cloud, req: Request) -> Response:
     started = time.monotonic()
     try:
         ctx = DataverseContext(cloud, req, env)
+        ctx.caller = claims
         entity = "/".join(parts[6:])
         low = entity.lower()
         if req.method != "GET":

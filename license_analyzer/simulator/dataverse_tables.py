@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 import zlib
 from typing import TYPE_CHECKING, Any
 
@@ -27,12 +28,19 @@ ACCESSMODE = {
 def whoami(ctx: DataverseContext) -> Response:
     from .dataverse import app_systemuser
 
-    me = app_systemuser(ctx.cloud, ctx.env)
+    caller = ctx.caller
+    if "scp" in caller:  # a signed-in person: their own systemuser
+        user_id = next(s.systemuserid for s in ctx.env.systemusers
+                       if s.aad_object_id == caller.get("oid"))
+    elif caller.get("appid", ctx.cloud.tenant.app.client_id) != ctx.cloud.tenant.app.client_id:
+        user_id = str(uuid.uuid5(uuid.UUID(ctx.env.org_id), str(caller["appid"])))
+    else:
+        user_id = app_systemuser(ctx.cloud, ctx.env).systemuserid
     return ctx.ok(
         {
             "@odata.context": f"{ctx.root}/$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse",
             "BusinessUnitId": ctx.env.business_unit_id,
-            "UserId": me.systemuserid,
+            "UserId": user_id,
             "OrganizationId": ctx.env.org_id,
         }
     )

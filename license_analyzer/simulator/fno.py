@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from .odata import ODataError, dict_getter, parse_filter
 from .odata import evaluate as odata_evaluate
 from .paging import SkiptokenError, build_link, graph_offset, graph_token
+from .resource_access import fno_allowed
 from .tokens import TokenError
 from .wire import Request, Response, json_response
 
@@ -54,7 +55,7 @@ def route(cloud: Cloud, req: Request) -> Response:
     # F&O compares the audience exactly with its lowercase URL without a trailing slash.
     if str(claims.get("aud", "")) != env.url.lower().rstrip("/"):
         return _unauthorized()
-    if not env.app_registered:
+    if not fno_allowed(cloud, env, claims):
         return _unauthorized()
     entity = "/".join(parts[4:])
     if entity == "SystemUsers" and req.method == "GET":

@@ -9,6 +9,7 @@ import numpy as np
 
 from . import catalog as c
 from .activity import generate_activity
+from .identities import add_identities
 from .ids import guids, iso, new_guid
 from .options import SimulatorOptions
 from .people import add_people
@@ -168,6 +169,7 @@ def build_tenant(opts: SimulatorOptions, base_url: str) -> Tenant:
         tenant.finance_operations.append(FnoEnv(i, name, f"{base_url}/fno/{name}"))
     generate_activity(tenant, opts, rng)
     add_people(tenant, opts)
+    add_identities(tenant)
     return tenant
 
 

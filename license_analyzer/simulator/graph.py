@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from . import graph_directory, graph_groups, graph_signins, graph_users
+from . import graph_delegated, graph_directory, graph_groups, graph_signins, graph_users
 from .tokens import TokenError
 from .wire import Request, Response, fmt_seconds, json_response
 
@@ -39,9 +39,17 @@ class GraphContext:
         self.req = req
         self.claims = claims
         self.roles = set(claims.get("roles") or [])
+        # a signed-in person's token: consented scopes, checked with their directory roles
+        self.delegated = "scp" in claims
+        self.scopes = set(str(claims.get("scp") or "").split())
+        self.user_id = str(claims.get("oid", "")) if self.delegated else ""
         self.root = f"{cloud.base_url}/graph/v1.0"
 
-    def require(self, *any_of: str) -> Response | None:
+    def require(self, *any_of: str, roles: tuple[str, ...] | None = None) -> Response | None:
+        """Refused unless the app holds one of `any_of`; for a person, also one of the
+        directory `roles` (default: those the permission's operations admit)."""
+        if self.delegated:
+            return graph_delegated.require(self, any_of, roles)
         if self.roles.intersection(any_of):
             return None
         return error(
@@ -180,6 +188,10 @@ def route(cloud: Cloud, req: Request) -> Response:
     parts = [p for p in rest.split("/") if p]
     low = [p.lower() for p in parts]
     m = req.method
+    if low == ["me"] and m == "GET":
+        return graph_delegated.me(ctx)
+    if low == ["me", "memberof"] and m == "GET":
+        return graph_delegated.member_of(ctx)
     if low == ["organization"] and m == "GET":
         return graph_directory.organization(ctx)
     if low == ["subscribedskus"] and m == "GET":

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .generate import effective_sku_ids
+from .graph_delegated import DIRECTORY_READERS
 from .graph_query import parse_select
 from .odata import ODataError, dict_getter, parse_filter
 from .odata import evaluate as odata_evaluate
@@ -121,7 +122,7 @@ def consumed_units(ctx: GraphContext) -> dict[str, int]:
 
 
 def subscribed_skus(ctx: GraphContext) -> Response:
-    denied = ctx.require(*READ_ORG)
+    denied = ctx.require(*READ_ORG, roles=DIRECTORY_READERS)
     if denied:
         return denied
     tenant = ctx.cloud.tenant
@@ -164,7 +165,7 @@ def subscribed_skus(ctx: GraphContext) -> Response:
 
 
 def subscriptions(ctx: GraphContext) -> Response:
-    denied = ctx.require(*READ_ORG)
+    denied = ctx.require(*READ_ORG, roles=DIRECTORY_READERS)
     if denied:
         return denied
     items = []

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, unquote
 
-from . import oidc
+from . import device_code, oidc, user_tokens
 from .tokens import verify_client_assertion
 from .wire import Request, Response, json_response
 
@@ -17,6 +17,11 @@ if TYPE_CHECKING:
     from .cloud import Cloud
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+DELEGATED_GRANTS = {
+    user_tokens.DEVICE_CODE_GRANT: device_code.redeem,
+    "refresh_token": user_tokens.refresh_grant,
+    "authorization_code": oidc.redeem,  # the review app's sign-in (oidc.py)
+}
 
 
 def _error(cloud: Cloud, status: int, error: str, code: int, text: str) -> Response:
@@ -58,6 +63,8 @@ def handle(cloud: Cloud, req: Request) -> Response:
         if not _tenant_ok(cloud, tenant):
             return _error(cloud, 400, "invalid_tenant", 90002, _no_tenant(tenant))
         return oidc.authorize(cloud, req, tenant)
+    if rest == "oauth2/v2.0/devicecode" and req.method == "POST" and _tenant_ok(cloud, tenant):
+        return device_code.start(cloud, req)
     return json_response(404, {"error": "not_found", "error_description": req.path})
 
 
@@ -132,8 +139,8 @@ def token(cloud: Cloud, req: Request, tenant_name: str) -> Response:
         form.setdefault("client_secret", unquote(pwd))
     if not _tenant_ok(cloud, tenant_name):
         return _error(cloud, 400, "invalid_request", 90002, _no_tenant(tenant_name))
-    if form.get("grant_type") == "authorization_code":
-        return oidc.redeem(cloud, form)
+    if form.get("grant_type") in DELEGATED_GRANTS:  # a signed-in person (user_tokens.py)
+        return DELEGATED_GRANTS[form["grant_type"]](cloud, form)
     if form.get("grant_type") != "client_credentials":
         return _error(
             cloud,

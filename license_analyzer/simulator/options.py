@@ -36,6 +36,11 @@ class SimulatorOptions:
     dataverse_envs: int = 2
     fno_envs: int = 1
     token_lifetime_s: int = 3600
+    # Delegated sign-in: the device code's life and polling interval (Microsoft: 15 min, 5 s),
+    # and how long an unused refresh token lives (90 days of inactivity, on the tenant clock).
+    device_code_lifetime_s: int = 900
+    device_code_interval_s: int = 5
+    refresh_token_inactive_days: int = 90
     audit_page_latency_ms: float = 0.0
     # Activity exists from now - history_days up to now + future_days, so advance() reveals more.
     history_days: int = 200

@@ -17,10 +17,12 @@ import numpy as np
 
 from .cloud import Cloud, make_server
 from .generate import build_tenant
+from .identities import grant_role, make_dynamics_admin, revoke_role
 from .limits import Injection
+from .managed_identity import APP_SERVICE_PATH, IMDS_PATH
 from .options import SimulatorOptions
 from .people import web_people
-from .tenant import AuditColumns, Tenant
+from .tenant import AuditColumns, Tenant, User
 from .tls import Tls
 from .truth import Truth
 
@@ -108,6 +110,11 @@ class Simulator:
                            "reviewers": t.access_groups.reviewers,
                            "admins": t.access_groups.admins},
             "web_people": web_people(t),
+            # managed identity: IMDS's address on a VM, App Service's IDENTITY_ENDPOINT/HEADER
+            "managed_identity_endpoint": f"{c.base_url}{IMDS_PATH}",
+            "identity_endpoint": f"{c.base_url}{APP_SERVICE_PATH}",
+            "identity_header": c.identity_header,
+            "managed_identities": {mi.kind: mi.client_id for mi in t.managed_identities},
         }
 
     @property
@@ -167,3 +174,35 @@ class Simulator:
         storm = self.cloud.storm
         storm.retry_after = retry_after
         storm.until = time.monotonic() + self.opts.scaled(seconds)
+
+    # Delegated sign-in, as a person and an administrator would steer it
+
+    def user(self, upn: str) -> User:
+        found = next((u for u in self.tenant.users if u.upn.lower() == upn.lower()), None)
+        if found is None:
+            raise KeyError(upn)
+        return found
+
+    def approve_device_code(self, user_code: str, upn: str) -> None:
+        """The person `upn` opened the verification page, signed in and entered the code."""
+        if not self.cloud.device_codes.approve(user_code, self.user(upn).id):
+            raise ValueError(f"no pending device code {user_code!r}")
+
+    def revoke_sign_in_sessions(self, upn: str) -> None:
+        """An administrator's "Revoke sessions" (or a password reset): refresh tokens die."""
+        self.cloud.delegation.revoke(self.user(upn).id, self.tenant.now)
+
+    def block_sign_ins(self, upn: str, apis: set[str] | None = None) -> None:
+        """A Conditional Access policy blocks the person (for these APIs: graph, dataverse,
+        fno, bap; default all)."""
+        self.cloud.delegation.block(self.user(upn).id, apis)
+
+    def grant_role(self, upn: str, role: str) -> None:
+        grant_role(self.tenant, self.user(upn), role)
+
+    def revoke_role(self, upn: str, role: str) -> None:
+        revoke_role(self.tenant, self.user(upn), role)
+
+    def make_dynamics_admin(self, upn: str) -> None:
+        """System Administrator in every Dataverse environment, an enabled F&O user."""
+        make_dynamics_admin(self.tenant, self.user(upn))

@@ -31,6 +31,24 @@ DEFAULT_ROLES = frozenset(
         "Application.Read.All",
     }
 )
+# Delegated permissions an administrator consented to for the whole tenant, per API: Graph,
+# Dynamics CRM (Dataverse), Dynamics ERP (F&O), Power Platform admin.
+DEFAULT_DELEGATED = {
+    "graph": frozenset(
+        {
+            "User.Read",
+            "Organization.Read.All",
+            "User.Read.All",
+            "AuditLog.Read.All",
+            "GroupMember.Read.All",
+            "LicenseAssignment.ReadWrite.All",
+            "GroupMember.ReadWrite.All",
+        }
+    ),
+    "dataverse": frozenset({"user_impersonation"}),
+    "fno": frozenset({"Odata.FullAccess"}),
+    "bap": frozenset({"user_impersonation"}),
+}
 
 
 class App:
@@ -53,6 +71,11 @@ class App:
         self.secret_id = ""
         self.roles: set[str] = set(DEFAULT_ROLES)
         self.certificates: dict[str, x509.Certificate] = {}
+        # Authentication > "Allow public client flows" (device code needs it)
+        self.public_client = True
+        self.delegated_grants: dict[str, set[str]] = {
+            api: set(scopes) for api, scopes in DEFAULT_DELEGATED.items()
+        }
 
     def add_certificate(self, pem_cert: bytes) -> str:
         """Registers a public certificate; returns its SHA-1 thumbprint in hex."""
@@ -121,6 +144,19 @@ class User:
         self.dyn_envs: list[int] = []
         self.fno = False
         self.manager: int | None = None  # index of the user's manager
+
+
+@dataclass
+class ManagedIdentity:
+    """A managed identity's service principal: system-assigned (one per Azure resource) or
+    user-assigned (a resource of its own), with the Graph app roles assigned to it."""
+
+    kind: str  # "system" | "user"
+    client_id: str
+    object_id: str
+    resource_id: str
+    roles: set[str] = field(default_factory=lambda: set(DEFAULT_ROLES))
+    attached: bool = True  # assigned to the Azure resource the job runs on
 
 
 @dataclass
@@ -244,6 +280,10 @@ class DataverseEnv:
         self._user_access = True
         # [start, end) epoch seconds when access records were not written
         self.off_intervals: list[list[int | None]] = []
+        # client ids of other service principals (managed identities) with an application user
+        self.app_users: set[str] = set()
+        # Entra object ids of people whose systemuser holds System Administrator here
+        self.delegated_admins: set[str] = set()
 
     def _switch(self, was_on: bool, now_on: bool) -> None:
         ts = int(self._clock().timestamp())
@@ -283,6 +323,8 @@ class FnoEnv:
         self.name = name
         self.url = url
         self.app_registered = True
+        # client ids of other service principals (managed identities) registered here
+        self.registered_clients: set[str] = set()
         self.users: list[dict[str, object]] = []
 
 
@@ -321,6 +363,13 @@ class Tenant:
         # the review app's registration and access groups (people.py)
         self.web_app: Any = None
         self.access_groups: Any = None
+        # directory role display name -> object ids of the people who hold it (active)
+        self.directory_roles: dict[str, set[str]] = {}
+        self.managed_identities: list[ManagedIdentity] = []
+
+    def roles_of(self, object_id: str) -> set[str]:
+        with self.lock:
+            return {role for role, members in self.directory_roles.items() if object_id in members}
 
     @property
     def now(self) -> datetime:

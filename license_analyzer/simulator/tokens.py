@@ -102,9 +102,10 @@ class TokenIssuer:
         return token, max(1, int(lifetime))
 
     def sign(self, claims: dict[str, Any]) -> str:
-        """A JWT of these claims signed with the tenant's key (ID tokens)."""
-        return jwt.encode(claims, self._key, algorithm="RS256",
-                          headers={"kid": self.kid, "typ": "JWT"})
+        """Any JWT signed with the tenant's key (user access tokens, ID tokens)."""
+        return jwt.encode(
+            claims, self._key, algorithm="RS256", headers={"kid": self.kid, "typ": "JWT"}
+        )
 
     def verify(self, token: str) -> dict[str, Any]:
         """Claims of a token we issued; raises TokenError('expired'|'invalid')."""

@@ -30,6 +30,7 @@ from license_analyzer.sources import (
 )
 from license_analyzer.sources import signins as signin_log
 from license_analyzer.sources.context import Clients, Context, Degraded, Ticker, Tuning
+from license_analyzer.sources.http.aadsts import SignInRequired
 from license_analyzer.sources.http.errors import NoPremiumLicense
 from license_analyzer.sources.http.retry import ThrottledTooLong
 from license_analyzer.sources.pacing import TokenBucket
@@ -37,6 +38,7 @@ from license_analyzer.sources.progress import Display, display
 from license_analyzer.sources.state import save_state
 from license_analyzer.store.activity import cleanup_orphans
 from license_analyzer.store.db import Store
+from license_analyzer.store.sign_in import stored_sign_in
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,8 @@ class StreamOutcome:
 @dataclass
 class CollectOutcome:
     streams: list[StreamOutcome] = field(default_factory=list)
+    # a delegated profile's stored sign-in gave no token: who must run `login` again
+    sign_in_required: list[str] = field(default_factory=list)
 
     @property
     def status(self) -> str:
@@ -82,6 +86,8 @@ class CollectOutcome:
 
     @property
     def exit_code(self) -> int:
+        if self.sign_in_required:  # nothing mends it but a person: say so, whatever else ran
+            return int(ExitCode.AUTH)
         status = self.status
         if status == "ok":
             return int(ExitCode.OK)
@@ -90,6 +96,11 @@ class CollectOutcome:
         if all(s.auth_failure for s in self.streams):
             return int(ExitCode.AUTH)
         return int(ExitCode.SOURCE)
+
+    def needs_sign_in(self, exc: SignInRequired) -> None:
+        sentence = redact(exc.message)
+        if sentence not in self.sign_in_required:  # several streams meet the same refusal
+            self.sign_in_required.append(sentence)
 
     @property
     def retries(self) -> int:
@@ -129,6 +140,8 @@ class ProfileRun:
         except AuthError as exc:
             status, message, auth = "failed", exc.message, True
             log.debug("%s: %s", key, exc.detail)
+            if isinstance(exc, SignInRequired):
+                self.outcome.needs_sign_in(exc)
         except LicenseAnalyzerError as exc:
             status, message = "failed", exc.message
             log.debug("%s: %s", key, exc.detail)
@@ -227,14 +240,22 @@ def collect(config: Config, store: Store, profiles: list[ProfileConfig], *, full
     cleanup_orphans(store)
     outcome = CollectOutcome()
     for profile in profiles:
+        connection: Clients | None = None
         try:
             connection = (clients(profile) if clients is not None
-                          else _connect(config, profile, knobs))
+                          else _connect(config, profile, knobs, store))
+            # a sign-in that is gone stops the profile in one sentence, not one per stream
+            connection.check_sign_in()
         except LicenseAnalyzerError as exc:
+            if connection is not None:
+                connection.close()
             outcome.streams.append(StreamOutcome(
                 profile=profile.name, stream="connect", partition="", status="failed",
-                message=exc.message, auth_failure=isinstance(exc, AuthError)))
-            log.warning("%s: %s", profile.name, exc.message)
+                message=redact(exc.message), auth_failure=isinstance(exc, AuthError)))
+            if isinstance(exc, SignInRequired):  # the caller says it, as the command's error
+                outcome.needs_sign_in(exc)
+            else:
+                log.warning("%s: %s", profile.name, exc.message)
             continue
         ctx = Context(config=config, store=store, profile=profile, clients=connection,
                       now=started, run_id=run_id, full=full, tuning=knobs)
@@ -246,10 +267,11 @@ def collect(config: Config, store: Store, profiles: list[ProfileConfig], *, full
     return outcome
 
 
-def _connect(config: Config, profile: ProfileConfig, tuning: Tuning) -> Clients:
+def _connect(config: Config, profile: ProfileConfig, tuning: Tuning, store: Store) -> Clients:
     from license_analyzer.sources.http import connect
 
     base = config.source_path.parent if config.source_path else None
     # one pool per environment client, as wide as the audit concurrency
     return connect(profile, concurrency=profile.audit_concurrency, max_wait_s=tuning.max_wait_s,
-                   timeout_s=tuning.timeout_s, base_dir=base)
+                   timeout_s=tuning.timeout_s, base_dir=base,
+                   sign_in=stored_sign_in(store, profile))

@@ -50,6 +50,12 @@ class Stream:
         return params
 
 
+# a signed-in person's groups and active directory roles (doctor, delegated profiles)
+MY_MEMBERSHIPS = Stream(
+    name="my_memberships", api="graph", path="/me/memberOf", primary_key=("id",),
+    what="GET /me/memberOf", select=("id", "displayName", "roleTemplateId"),
+)
+
 ORGANIZATION = Stream(
     name="organization", api="graph", path="/organization", primary_key=("id",),
     what="Reading the organization from Microsoft Graph",

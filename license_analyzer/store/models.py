@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -514,3 +514,17 @@ class JobLock(SQLModel, table=True):
     holder: str
     acquired_at: datetime
     heartbeat_at: datetime
+
+
+class SignIn(SQLModel, table=True):
+    """A delegated profile's sign-in: msal's token cache (refresh token included) sealed with
+    the profile's token_cache_key (store/sign_in.py), never in clear; `account` is who signed
+    in, kept in clear so a failed refresh can name the person who must sign in again."""
+
+    __tablename__ = "sign_in"
+
+    profile: str = Field(primary_key=True)
+    account: str
+    sealed: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    signed_in_at: datetime
+    updated_at: datetime

@@ -35,7 +35,8 @@ def write_config(sim: Simulator, path: Path, *, secret: str | None = None,
                  keys: dict[str, Any] | None = None, extra: Iterable[str] = ()) -> Path:
     """write_config_file's output, edited: the ways an admin gets a setup step wrong."""
     write_config_file(sim.info, path)
-    text = path.read_text(encoding="utf-8")
+    # edit the profile only: [web] above it has keys of the same names
+    head, profiles, text = path.read_text(encoding="utf-8").partition("[[profiles]]")
     if certificate is not None:
         text = re.sub(r"(?m)^client_secret = .*$", _line("certificate_path", str(certificate)),
                       text)
@@ -47,6 +48,7 @@ def write_config(sim: Simulator, path: Path, *, secret: str | None = None,
         text = re.sub(r"(?m)^finance_operations = .*$", _line("finance_operations", fno), text)
     for key, value in (keys or {}).items():
         text = re.sub(rf"(?m)^{key} = .*$", _line(key, value), text)
+    text = head + profiles + text
     text += "".join(line + "\n" for line in extra)  # lands in the [[profiles]] table
     if reclamation:
         text += "\n[reclamation]\nenabled = true\n"

@@ -35,6 +35,33 @@ FIXES: dict[int, tuple[str, str]] = {
               "Enable the app's service principal under Enterprise applications."),
     700024: ("the client assertion is outside its validity period",
              "Check this machine's clock."),
+    # delegated sign-in (auth = "delegated")
+    7000218: ("app {client} does not allow public client flows, which the device-code sign-in "
+              "uses",
+              "In the app registration > Authentication, set Allow public client flows to Yes."),
+    65001: ("app {client} has no admin consent for the delegated permissions it asks of "
+            "{resource}",
+            "In the app registration > API permissions, add the delegated permissions the README "
+            "lists and select Grant admin consent."),
+}
+
+# refresh failures that only a new sign-in mends: code -> what became of the sign-in
+# (https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes)
+REAUTHENTICATE: dict[int, str] = {
+    50173: "was revoked",
+    700082: "expired after going unused for too long",
+    70008: "expired",
+    70043: "expired under a Conditional Access sign-in frequency policy",
+    50089: "expired",
+    50132: "ended with a password change",
+    50133: "ended with a password change",
+    50055: "ended because the account's password expired",
+    50057: "belongs to a disabled account",
+    50076: "now needs multifactor authentication",
+    50078: "needs a fresh multifactor authentication",
+    50079: "now needs multifactor authentication registration",
+    53000: "is blocked by Conditional Access (the device is not compliant)",
+    53003: "is blocked by a Conditional Access policy",
 }
 
 
@@ -71,3 +98,26 @@ def token_error(*, error: str, description: str, codes: list[int] | None, tenant
     return TokenError(f"no token for {resource} ({error or 'unknown error'})",
                       "Look the code up at https://login.microsoftonline.com/error and fix the "
                       "app registration.", code, detail=detail)
+
+
+class SignInRequired(TokenError):
+    """A delegated profile's stored sign-in cannot give tokens: a person must sign in again."""
+
+
+def login_command(profile: str) -> str:
+    return f"`license-analyzer login --profile {profile}`"
+
+
+def sign_in_required(profile: str, account: str | None, code: int | None,
+                     detail: str | None = None) -> SignInRequired:
+    """The one sentence naming who must run `login` again, and why."""
+    command = login_command(profile)
+    if account is None:
+        return SignInRequired(f"profile {profile} has no stored sign-in",
+                              f"An administrator must run {command} first.", None, detail)
+    what = REAUTHENTICATE.get(code or 0, "can no longer be refreshed")
+    who = "An administrator with an enabled account" if code == 50057 else account
+    where = (" from a device and place the Conditional Access policy allows"
+             if code in (53000, 53003) else "")
+    return SignInRequired(f"the sign-in of {account} for profile {profile} {what}",
+                          f"{who} must run {command} again{where}.", code, detail)

@@ -2,17 +2,20 @@
 
 msal's own HTTP goes through an adapter over our httpx client, so the profile's ca_bundle,
 proxy and retry transport apply to token requests too, and REQUESTS_CA_BUNDLE & co. (which
-requests would let override `verify=`) have no say. The token cache is msal's in-memory one:
-tokens live for an hour and a run is shorter than a restart.
+requests would let override `verify=`) have no say. This file is the application's way in
+(client credentials); delegated.py and managed_identity.py are the other two, behind the same
+`Tokens` face. The application's token cache is msal's in-memory one: tokens live for an hour
+and a run is shorter than a restart.
 """
 
 from __future__ import annotations
 
 import base64
 import threading
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import msal
@@ -59,6 +62,61 @@ def _timeout(kwargs: dict[str, Any]) -> dict[str, Any]:
     return {"timeout": timeout} if isinstance(timeout, int | float) else {}
 
 
+class Tokens(Protocol):
+    """What a Connection asks of a profile's way in, whichever it is."""
+
+    @property
+    def certificate(self) -> CertificateInfo | None: ...
+
+    def token(self, scope: str) -> str:
+        """A valid access token for the resource scope (`<resource>/.default`)."""
+        ...
+
+    def refresh(self, scope: str, rejected: str) -> str:
+        """A token other than `rejected`, which the resource refused."""
+        ...
+
+    def describe(self) -> str:
+        """How the tokens are had, for doctor ("client secret", "signed in as ...")."""
+        ...
+
+
+@contextmanager
+def msal_calls(endpoints: Endpoints) -> Iterator[None]:
+    """msal's HTTP failures as our sentences: it lets our client's exceptions through."""
+    try:
+        yield
+    except httpx.TransportError as exc:
+        raise transport_error(exc, f"Sign-in at {endpoints.authority_host}") from None
+    except httpx.HTTPStatusError as exc:
+        raise SourceError(
+            f"The sign-in service {endpoints.authority_host} answered HTTP "
+            f"{exc.response.status_code}; it is retried on the next run.",
+            detail=redact(str(exc))) from None
+
+
+def build_msal(endpoints: Endpoints, profile: ProfileConfig, make: Any) -> Any:
+    """An msal app, built with tenant (OIDC) discovery: its failures become TokenErrors."""
+    try:
+        with msal_calls(endpoints):
+            return make(
+                authority=endpoints.authority,
+                # msal would ask login.microsoftonline.com about hosts it does not know:
+                # for a simulator, a proxy or an unlisted cloud, trust the configured host
+                instance_discovery=None if httpx.URL(endpoints.authority_host).host
+                in WELL_KNOWN_AUTHORITY_HOSTS else False)
+    except ValueError as exc:  # tenant (OIDC) discovery failed
+        text = f"{exc} {exc.__context__ or ''}"
+        if aadsts_code(text) is None:
+            raise TokenError(
+                f"cannot read the sign-in metadata of {endpoints.authority}",
+                "Check tenant_id and, for other clouds, cloud or authority_host in the profile.",
+                None, detail=redact(text)) from None
+        raise token_error(error="discovery_failed", description=text, codes=[],
+                          tenant=profile.tenant_id, client=str(profile.client_id or ""),
+                          resource=endpoints.authority) from None
+
+
 def jwt_claims(token: str) -> dict[str, Any]:
     """The payload of a JWT, NOT verified: only for reading what Entra granted us (roles)."""
     try:
@@ -78,6 +136,7 @@ class TokenProvider:
         self.endpoints = endpoints
         # read the credential now: a broken PEM is a config error before any network call
         self._credential, self.certificate = client_credential(profile, base_dir)
+        self._client_id = str(profile.client_id)
         self._http = MsalHttpClient(http)
         self._app: Any = None
         self._lock = threading.Lock()
@@ -94,38 +153,15 @@ class TokenProvider:
             return self._app
 
     def _build(self) -> Any:
-        host = httpx.URL(self.endpoints.authority_host).host
-        try:
-            return msal.ConfidentialClientApplication(
-                self.profile.client_id,
-                client_credential=self._credential,
-                authority=self.endpoints.authority,
-                http_client=self._http,
-                token_cache=msal.TokenCache(),
-                # msal would ask login.microsoftonline.com about hosts it does not know:
-                # for a simulator, a proxy or an unlisted cloud, trust the configured host
-                instance_discovery=None if host in WELL_KNOWN_AUTHORITY_HOSTS else False,
-            )
-        except ValueError as exc:  # tenant (OIDC) discovery failed
-            text = f"{exc} {exc.__context__ or ''}"
-            raise self._error("discovery_failed", text, [], self.endpoints.authority) from None
-        except httpx.TransportError as exc:
-            raise transport_error(exc, f"Sign-in at {self.endpoints.authority_host}") from None
-        except httpx.HTTPStatusError as exc:
-            raise SourceError(
-                f"The sign-in service {self.endpoints.authority_host} answered HTTP "
-                f"{exc.response.status_code}; it is retried on the next run.",
-                detail=redact(str(exc))) from None
+        return build_msal(self.endpoints, self.profile,
+                          lambda **where: msal.ConfidentialClientApplication(
+                              self._client_id, client_credential=self._credential,
+                              http_client=self._http, token_cache=msal.TokenCache(), **where))
 
     def _error(self, error: str, description: str, codes: list[int], resource: str
                ) -> TokenError:
-        if error == "discovery_failed" and aadsts_code(description) is None:
-            return TokenError(
-                f"cannot read the sign-in metadata of {self.endpoints.authority}",
-                "Check tenant_id and, for other clouds, cloud or authority_host in the profile.",
-                None, detail=redact(description))
         return token_error(error=error, description=description, codes=codes,
-                           tenant=self.profile.tenant_id, client=self.profile.client_id,
+                           tenant=self.profile.tenant_id, client=self._client_id,
                            resource=resource)
 
     def _scope_lock(self, scope: str) -> threading.Lock:
@@ -134,15 +170,8 @@ class TokenProvider:
 
     def _acquire(self, scope: str) -> str:
         app = self._msal()
-        try:
+        with msal_calls(self.endpoints):
             result = app.acquire_token_for_client(scopes=[scope])
-        except httpx.TransportError as exc:
-            raise transport_error(exc, f"Sign-in at {self.endpoints.authority_host}") from None
-        except httpx.HTTPStatusError as exc:
-            raise SourceError(
-                f"The sign-in service {self.endpoints.authority_host} answered HTTP "
-                f"{exc.response.status_code}; it is retried on the next run.",
-                detail=redact(str(exc))) from None
         token = result.get("access_token") if isinstance(result, dict) else None
         if token:
             return str(token)
@@ -175,12 +204,15 @@ class TokenProvider:
         kind = msal.TokenCache.CredentialType.ACCESS_TOKEN
         target = [scope] if scope else None
         for entry in list(cache.search(kind, target=target,
-                                       query={"client_id": self.profile.client_id})):
+                                       query={"client_id": self._client_id})):
             cache.remove_at(entry)
 
     def claims(self, scope: str) -> dict[str, Any]:
         """What the token for this scope says (roles, audience, app id); unverified."""
         return jwt_claims(self.token(scope))
+
+    def describe(self) -> str:
+        return "certificate" if self.certificate else "client secret"
 
 
 def origin_of(url: httpx.URL | str) -> tuple[str, str, int]:
@@ -198,7 +230,7 @@ class MsalAuth(httpx.Auth):
     `@odata.nextLink` to another host, a downgrade to http) never receives it.
     """
 
-    def __init__(self, tokens: TokenProvider, scope: str, origin: str | None = None) -> None:
+    def __init__(self, tokens: Tokens, scope: str, origin: str | None = None) -> None:
         self.tokens = tokens
         self.scope = scope
         self._origin = origin_of(origin) if origin else None

@@ -17,10 +17,13 @@ from types import TracebackType
 import httpx
 
 from license_analyzer.config import ProfileConfig, normalize_resource_url
+from license_analyzer.store.sign_in import StoredSignIn
 
-from .auth import MsalAuth, TokenProvider
+from .auth import MsalAuth, TokenProvider, Tokens
 from .clouds import Endpoints, endpoints, resource_scope
-from .errors import ENVIRONMENT_EXTENSION, RESOURCE_EXTENSION, Resource
+from .delegated import DelegatedTokenProvider
+from .errors import AUTH_EXTENSION, ENVIRONMENT_EXTENSION, RESOURCE_EXTENSION, Resource
+from .managed_identity import IDENTITY_RETRIES, IDENTITY_TIMEOUT, ManagedIdentityTokenProvider
 from .retry import RetryPolicy, RetryStats, RetryTransport
 from .tls import ssl_context
 
@@ -44,6 +47,8 @@ class Connection:
         base_dir: Path | None = None,
         transport: TransportFactory | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        sign_in: StoredSignIn | None = None,
+        graph_writes: bool = False,
     ) -> None:
         self.profile = profile
         self.endpoints: Endpoints = endpoints(profile)
@@ -52,15 +57,33 @@ class Connection:
         self._concurrency = max(1, concurrency)
         self._timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, 30.0))
         self._sleep = sleep
-        self._transport = transport or self._http_transport(profile, base_dir)
+        self._transport = transport or self._http_transport(profile, base_dir, profile.proxy)
         self._clients: dict[tuple[str, str], httpx.Client] = {}
         self._lock = threading.Lock()
+        self._identity_http: httpx.Client | None = None
         # the token client has no auth of its own; msal talks through it
         self._token_http = self._client(base_url="", auth=None, headers={}, resource=None,
                                         environment="")
-        self.tokens = TokenProvider(profile, self.endpoints, self._token_http, base_dir)
+        self.tokens: Tokens = self._tokens(base_dir, transport, sign_in, graph_writes)
 
-    def _http_transport(self, profile: ProfileConfig, base_dir: Path | None
+    def _tokens(self, base_dir: Path | None, transport: TransportFactory | None,
+                sign_in: StoredSignIn | None, graph_writes: bool) -> Tokens:
+        """The profile's way in: as the app, as a signed-in person, or as a managed identity."""
+        profile = self.profile
+        if profile.auth == "delegated":
+            return DelegatedTokenProvider(profile, self.endpoints, self._token_http, sign_in,
+                                          graph_writes=graph_writes)
+        if profile.auth == "managed_identity":
+            # the identity endpoint is on the host (IMDS, App Service): never through a proxy
+            local = transport or self._http_transport(profile, base_dir, None)
+            self._identity_http = self._client(base_url="", auth=None, headers={},
+                                               resource=None, environment="", transport=local,
+                                               policy=IDENTITY_RETRIES,
+                                               timeout=IDENTITY_TIMEOUT)
+            return ManagedIdentityTokenProvider(profile, self._identity_http)
+        return TokenProvider(profile, self.endpoints, self._token_http, base_dir)
+
+    def _http_transport(self, profile: ProfileConfig, base_dir: Path | None, proxy: str | None
                         ) -> TransportFactory:
         ca_bundle = profile.ca_bundle
         if ca_bundle is not None and not ca_bundle.is_absolute() and base_dir is not None:
@@ -70,25 +93,29 @@ class Connection:
                               max_keepalive_connections=self._concurrency, keepalive_expiry=30.0)
 
         def make() -> httpx.BaseTransport:
-            return httpx.HTTPTransport(verify=verify, proxy=profile.proxy, limits=limits,
+            return httpx.HTTPTransport(verify=verify, proxy=proxy, limits=limits,
                                        http1=True, http2=False, trust_env=False)
 
         return make
 
     def _client(self, *, base_url: str, auth: httpx.Auth | None, headers: dict[str, str],
-                resource: Resource | None, environment: str) -> httpx.Client:
+                resource: Resource | None, environment: str,
+                transport: TransportFactory | None = None,
+                policy: RetryPolicy | None = None,
+                timeout: httpx.Timeout | None = None) -> httpx.Client:
         def tag(request: httpx.Request) -> None:
             request.extensions[RESOURCE_EXTENSION] = resource
             request.extensions[ENVIRONMENT_EXTENSION] = environment
+            request.extensions[AUTH_EXTENSION] = self.profile.auth
 
-        transport = RetryTransport(self._transport(), policy=self._policy, stats=self.stats,
-                                   sleep=self._sleep)
+        retrying = RetryTransport((transport or self._transport)(), policy=policy or self._policy,
+                                  stats=self.stats, sleep=self._sleep)
         return httpx.Client(
             base_url=base_url,
             auth=auth,
             headers={"User-Agent": USER_AGENT, **headers},
-            timeout=self._timeout,
-            transport=transport,
+            timeout=timeout or self._timeout,
+            transport=retrying,
             trust_env=False,
             follow_redirects=False,
             event_hooks={"request": [tag]},
@@ -100,6 +127,12 @@ class Connection:
             if client is None:
                 client = self._clients[key] = make()
             return client
+
+    def check_sign_in(self) -> None:
+        """A delegated profile: one silent refresh now, so a sign-in that is gone (revoked,
+        expired, blocked) raises SignInRequired before any source is read."""
+        if self.profile.auth == "delegated":
+            self.tokens.token(self.endpoints.graph_scope)
 
     def auth(self, scope: str, origin: str | None = None) -> MsalAuth:
         """The bearer token for `scope`, sent only to `origin` (the client's base URL)."""
@@ -147,6 +180,8 @@ class Connection:
         for client in clients:
             client.close()
         self._token_http.close()
+        if self._identity_http is not None:
+            self._identity_http.close()
 
     def __enter__(self) -> Connection:
         return self
@@ -159,14 +194,18 @@ class Connection:
 def connect(profile: ProfileConfig, *, concurrency: int = 16, max_wait_s: float = 300.0,
             timeout_s: float = 60.0, base_dir: Path | None = None,
             transport: TransportFactory | None = None,
-            sleep: Callable[[float], None] = time.sleep) -> Connection:
+            sleep: Callable[[float], None] = time.sleep,
+            sign_in: StoredSignIn | None = None, graph_writes: bool = False) -> Connection:
     """A Connection for the profile.
 
     `base_dir` resolves relative ca_bundle / certificate_path (pass the config file's folder).
+    A delegated profile needs its `sign_in` (store.sign_in.stored_sign_in) and asks Graph for
+    write scopes only with `graph_writes` (apply).
     Tests may pass `transport` (a factory of transports, e.g. httpx.MockTransport) and `sleep`.
     """
     return Connection(profile, concurrency=concurrency, max_wait_s=max_wait_s,
-                      timeout_s=timeout_s, base_dir=base_dir, transport=transport, sleep=sleep)
+                      timeout_s=timeout_s, base_dir=base_dir, transport=transport, sleep=sleep,
+                      sign_in=sign_in, graph_writes=graph_writes)
 
 
 def plain_client(*, ca_bundle: Path | None = None, proxy: str | None = None,

@@ -17,6 +17,7 @@ import orjson
 from license_analyzer.errors import AuthError, LicenseAnalyzerError, SourceError
 from license_analyzer.redact import redact
 
+from .delegated_scopes import ROLES_FOR_PERMISSION
 from .retry import ThrottledTooLong, is_untrusted_certificate
 
 Resource = Literal["graph", "dataverse", "finance_operations", "power_platform"]
@@ -24,6 +25,7 @@ Resource = Literal["graph", "dataverse", "finance_operations", "power_platform"]
 # set on every request by the Connection's clients, read here to pick the right fix
 RESOURCE_EXTENSION = "license_analyzer.resource"
 ENVIRONMENT_EXTENSION = "license_analyzer.environment"
+AUTH_EXTENSION = "license_analyzer.auth"  # the profile's auth: whose permission is missing
 
 NOT_A_MEMBER = "0x80072560"  # Dataverse: the app has no application user in this environment
 
@@ -47,11 +49,41 @@ class UntrustedCertificate(SourceError):
 
 
 class MissingPermission(AuthError):
-    """Graph refused for lack of an application permission; `permission` names it."""
+    """Graph refused for lack of a permission; `permission` names it."""
 
     def __init__(self, message: str, permission: str, detail: str | None = None) -> None:
         super().__init__(message, detail=detail)
         self.permission = permission
+
+
+class MissingRole(MissingPermission):
+    """Graph refused a signed-in person who holds none of the directory roles the call admits
+    (403 Authentication_RequestFromUnsupportedUserRole); `roles`, least privileged first."""
+
+    def __init__(self, message: str, permission: str, roles: tuple[str, ...],
+                 detail: str | None = None) -> None:
+        super().__init__(message, permission, detail=detail)
+        self.roles = roles
+
+
+def permission_fix(auth: str, permission: str) -> str:
+    """Where the missing Graph permission is granted, for each way of signing in."""
+    if auth == "delegated":
+        return (f"add the {permission} delegated permission under API permissions > Microsoft "
+                "Graph > Delegated permissions, grant admin consent and run `license-analyzer "
+                "login` again")
+    if auth == "managed_identity":
+        return (f"assign the {permission} app role of Microsoft Graph to the managed identity's "
+                "service principal with Microsoft Graph PowerShell "
+                "(New-MgServicePrincipalAppRoleAssignment) or the Azure CLI")
+    return (f"add the {permission} application permission under API permissions > Microsoft "
+            "Graph > Application permissions and grant admin consent")
+
+
+def role_fix(roles: tuple[str, ...]) -> str:
+    others = f" (or {', '.join(roles[1:])})" if len(roles) > 1 else ""
+    return (f"assign the signed-in account the {roles[0]} role{others} in the Microsoft Entra "
+            "admin center under Roles & admins")
 
 
 # first match wins; (method or None for any, regex on path + query) -> application permission
@@ -104,6 +136,27 @@ def _body(response: httpx.Response) -> tuple[str, str, str]:
     return code, redact(message), redact(text[:4000])
 
 
+def _auth_of(response: httpx.Response) -> str:
+    request = _request_of(response)
+    return str(request.extensions.get(AUTH_EXTENSION) or "application") if request else (
+        "application")
+
+
+def _caller(auth: str) -> str:
+    return {"delegated": "the signed-in account", "managed_identity": "the managed identity"
+            }.get(auth, "the app")
+
+
+def _member_fix(auth: str, env: str) -> str:
+    if auth == "delegated":
+        return (f"add the signed-in account as a user of {env} with a security role that can "
+                "read users and audit history (System Administrator)")
+    if auth == "managed_identity":
+        return (f"add the managed identity (its application id) as an application user in {env}"
+                " with a security role that can read users and audit history")
+    return APPLICATION_USER_FIX.format(env=env)
+
+
 def _request_of(response: httpx.Response) -> httpx.Request | None:
     try:
         return response.request
@@ -132,9 +185,12 @@ def check(response: httpx.Response, what: str, *, resource: Resource | None = No
     detail = f"HTTP {status} {method} {response.url.path}: {text}"
     said = f" ({code}: {message})" if code or message else ""
     if status == 401:
+        auth = _auth_of(response)
         fix = {
-            "dataverse": APPLICATION_USER_FIX.format(env=env),
-            "finance_operations": FNO_REGISTRATION_FIX.format(env=env),
+            "dataverse": _member_fix(auth, env),
+            "finance_operations": FNO_REGISTRATION_FIX.format(env=env) if auth != "delegated"
+            else f"give the signed-in account an enabled user in {env} with a role that can read "
+                 "users",
             "power_platform": "register the app once as a Power Platform management application "
                               "(New-PowerAppManagementApp -ApplicationId <client_id>)",
         }.get(kind or "", "check that tenant_id, client_id and the credential belong to the same "
@@ -159,28 +215,32 @@ def _raise_forbidden(response: httpx.Response, what: str, kind: Resource | None,
             " cannot be read; collection continues without it (assign a P1 license to enable it).",
             detail=detail,
         )
+    auth = _auth_of(response)
+    if code == "Authentication_RequestFromUnsupportedUserRole":
+        request = _request_of(response)
+        needed = permission_for(request.method if request else "GET", response.url) or ""
+        roles = ROLES_FOR_PERMISSION.get(needed, ("Global Reader",))
+        raise MissingRole(f"{what}: the signed-in account holds no directory role that may do "
+                          f"this; {role_fix(roles)}.", needed, roles, detail=detail)
     if code == "Authorization_RequestDenied" or kind == "graph":
         request = _request_of(response)
         method = request.method if request is not None else "GET"
         permission = permission_for(method, response.url)
         if permission:
-            raise MissingPermission(
-                f"{what}: the app lacks the {permission} application permission; add it under "
-                "API permissions > Microsoft Graph > Application permissions and grant admin "
-                "consent.",
-                permission,
-                detail=detail,
-            )
+            raise MissingPermission(f"{what}: {_caller(auth)} lacks the {permission} permission; "
+                                    f"{permission_fix(auth, permission)}.", permission,
+                                    detail=detail)
         raise AuthError(f"{what}: access denied (HTTP 403, {code or 'no code'}); grant the app "
                         "the Graph application permission this call needs, with admin consent.",
                         detail=detail)
     if code.lower() == NOT_A_MEMBER or "not a member of the organization" in message:
-        raise AuthError(f"{what}: the app is not a user of {env}; "
-                        f"{APPLICATION_USER_FIX.format(env=env)}.", detail=detail)
+        raise AuthError(f"{what}: {_caller(auth)} is not a user of {env}; "
+                        f"{_member_fix(auth, env)}.", detail=detail)
     privilege = re.search(r"\bprv\w+", message)
     if privilege:
-        raise AuthError(f"{what}: the application user in {env} lacks the {privilege.group(0)}"
-                        " privilege; give it a security role that includes it.", detail=detail)
+        who = "your user" if auth == "delegated" else "the application user"
+        raise AuthError(f"{what}: {who} in {env} lacks the {privilege.group(0)} privilege; give "
+                        "it a security role that includes it.", detail=detail)
     if kind == "finance_operations":
         raise AuthError(f"{what}: access denied (HTTP 403); give the user linked to the app in "
                         f"{env} (Microsoft Entra ID applications) a role that can read users.",
