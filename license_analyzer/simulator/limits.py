@@ -82,6 +82,18 @@ class DataverseGuard:
             calls.append((now, 0.0))
         return None
 
+    def remaining(self, key: str) -> tuple[int, float]:
+        """(requests, execution seconds) the caller has left in the current window; time is in
+        the simulator's own (time-scaled) seconds, as Retry-After is."""
+        o = self.opts
+        window = o.scaled(o.dataverse_window_s)
+        now = time.monotonic()
+        with self._lock:
+            calls = [c for c in self._events.get(key, ()) if c[0] >= now - window]
+            spent = sum(e[1] for e in self._spent.get(key, ()) if e[0] >= now - window)
+        return (max(0, o.dataverse_requests_per_window - len(calls)),
+                max(0.0, o.scaled(o.dataverse_execution_s) - spent))
+
     def leave(self, key: str, started: float) -> None:
         now = time.monotonic()
         with self._lock:
