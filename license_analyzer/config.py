@@ -31,7 +31,7 @@ from license_analyzer.redact import register_secret
 DEFAULT_CONFIG_NAME = "license-analyzer.toml"
 CONFIG_ENV_VAR = "LICENSE_ANALYZER_CONFIG"
 
-Cloud = Literal["global", "usgov", "usgov-dod", "china"]
+Cloud = Literal["global", "gcc", "usgov", "usgov-dod", "china"]
 
 
 def normalize_resource_url(url: str) -> str:
@@ -205,6 +205,8 @@ class ProfileConfig(_Section):
     audit_concurrency: int = Field(default=16, ge=1, le=52)
     # the sign-in log allows about 5 requests per 10 s per app and tenant; pace under it
     signin_requests_per_10s: int = Field(default=5, ge=1)
+    # listing users with signInActivity: 10 requests per minute per app and tenant
+    signin_activity_requests_per_minute: int = Field(default=10, ge=1)
     overlap_hours: int = Field(default=48, ge=0)
 
     @model_validator(mode="after")
