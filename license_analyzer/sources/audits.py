@@ -89,7 +89,7 @@ def collect_audits(ctx: Context, ticker: Ticker, url: str) -> str | None:
     limit = AdaptiveLimit(ctx.profile.audit_concurrency, throttled)
     scale = ctx.tuning.time_scale
     budget = ExecutionBudget(EXECUTION_BUDGET_S * scale, EXECUTION_WINDOW_S * scale,
-                             reserve_s=EXECUTION_RESERVE_S * scale)
+                             reserve_s=EXECUTION_RESERVE_S * scale, report_scale=scale)
 
     def run(window: Window) -> pl.DataFrame:
         limit.acquire()

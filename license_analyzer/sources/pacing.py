@@ -126,10 +126,12 @@ class ExecutionBudget:
     """
 
     def __init__(self, budget_s: float, window_s: float, *, reserve_s: float = 0.0,
+                 report_scale: float = 1.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.budget_s = budget_s
         self.window_s = window_s
         self.reserve_s = reserve_s
+        self.report_scale = report_scale  # the service's seconds in this clock's (tests shrink)
         self._clock = clock
         self._done: deque[tuple[float, float]] = deque()  # (finished at, duration)
         self._spent_done = 0.0
@@ -138,6 +140,7 @@ class ExecutionBudget:
         self._cond = threading.Condition()
         self.report: Report | None = None
         self.waited_s = 0.0
+        self.held_back = 0  # requests that had to wait for room
 
     def _expire(self, now: float) -> None:
         while self._done and self._done[0][0] <= now - self.window_s:
@@ -166,16 +169,20 @@ class ExecutionBudget:
     def start(self) -> int:
         with self._cond:
             began = self._clock()
+            waited = False
             while True:
                 now = self._clock()
                 self._expire(now)
                 if self._may_start(now):
                     break
+                waited = True
                 # room comes back when a running request reports or the oldest finished one
                 # leaves the window
                 until = (self._done[0][0] + self.window_s - now) if self._done else 1.0
                 self._cond.wait(timeout=max(0.01, min(until, 1.0)))
-            self.waited_s += self._clock() - began
+            if waited:
+                self.held_back += 1
+                self.waited_s += self._clock() - began
             token = self._next
             self._next += 1
             self._running[token] = self._clock()
@@ -189,6 +196,6 @@ class ExecutionBudget:
             self._spent_done += now - started
             seconds = header_number(response.headers.get(TIME_REMAINING)) if response else None
             if seconds is not None and response is not None:
-                self.report = Report(seconds, header_number(response.headers.get(BURST_REMAINING)),
-                                     now)
+                self.report = Report(seconds * self.report_scale,
+                                     header_number(response.headers.get(BURST_REMAINING)), now)
             self._cond.notify_all()
