@@ -449,7 +449,7 @@ def _pools(tenant: Tenant, rng: np.random.Generator, opts: SimulatorOptions) -> 
         "DYN365_ENTERPRISE_SALES": (1.0, -2, "Enabled"),  # over-assigned
         "D365_SALES_PRO": (0.0, 0, "Warning"),
         "DYN365_SALES_PREMIUM": (1.0, 1, "Enabled"),
-        "DYN365_ENTERPRISE_CUSTOMER_SERVICE": (1.1, 3, "Enabled"),  # (1, 0) with errors
+        "DYN365_ENTERPRISE_CUSTOMER_SERVICE": (1.1, 3, "Enabled"),
         "DYN365_TEAM_MEMBERS": (1.0, 5, "Enabled"),
         "DYN365_FINANCE": (1.0, 2, "Enabled"),
         "DYN365_SCM": (1.6, 10, "Enabled"),  # shelfware
@@ -502,8 +502,8 @@ def _pools(tenant: Tenant, rng: np.random.Generator, opts: SimulatorOptions) -> 
 
 def _lifecycle(tenant: Tenant, opts: SimulatorOptions) -> None:
     """Subscriptions that will not renew, inside the 90-day renewal horizon: a trial ending, a
-    Suspended one (cancelled or unpaid; deleted at nextLifecycleDateTime unless reactivated) and
-    a LockedOut one. Status values and isTrial as in companySubscription:
+    Suspended one (no seat assignable; it moves on at nextLifecycleDateTime unless reactivated)
+    and a LockedOut one. Status values, isTrial and nextLifecycleDateTime as in
     https://learn.microsoft.com/graph/api/resources/companysubscription"""
     rng = np.random.default_rng(opts.seed + 18)  # its own stream: the rest stays as it was
     now = tenant.now

@@ -35,7 +35,8 @@ CLOUDS: dict[Cloud, CloudHosts] = {
         power_platform_root="https://api.bap.microsoft.com",
         power_platform_audience="https://service.powerapps.com",
     ),
-    # GCC (moderate): worldwide login and Graph ("continue using the worldwide endpoints"),
+    # GCC (moderate): worldwide login and Graph ("If you're working in a Microsoft 365 GCC
+    # environment, continue using the worldwide endpoints": https://learn.microsoft.com/graph/deployments),
     # the government Power Platform
     "gcc": CloudHosts(
         authority_host="https://login.microsoftonline.com",
