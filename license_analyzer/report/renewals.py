@@ -80,18 +80,23 @@ def renews(sub: Subscription) -> bool:
     return not sub.is_trial and sub.status.strip().lower() in RENEWING
 
 
+def _upcoming(session: Session, as_of: date) -> list[Subscription]:
+    """Subscriptions with a next lifecycle day from the as-of day on, earliest first."""
+    start = datetime.combine(as_of, time.min, tzinfo=UTC)
+    return list(session.exec(
+        select(Subscription)
+        .where(col(Subscription.next_lifecycle_at).is_not(None))
+        .where(col(Subscription.next_lifecycle_at) >= start)
+        .order_by(col(Subscription.next_lifecycle_at), col(Subscription.id))).all())
+
+
 def ending(session: Session, as_of: date, products: list[ProductPosition],
            window_days: int = RENEWAL_WINDOW_DAYS) -> list[Ending]:
     """Subscriptions whose next lifecycle day falls in the horizon and that will not renew."""
-    start = datetime.combine(as_of, time.min, tzinfo=UTC)
     horizon = as_of + timedelta(days=window_days)
     names = {(p.row.profile, p.row.sku_id.lower()): p.row for p in products}
     out: list[Ending] = []
-    for sub in session.exec(
-            select(Subscription)
-            .where(col(Subscription.next_lifecycle_at).is_not(None))
-            .where(col(Subscription.next_lifecycle_at) >= start)
-            .order_by(col(Subscription.next_lifecycle_at), col(Subscription.id))).all():
+    for sub in _upcoming(session, as_of):
         status = sub.status.strip().lower()
         if renews(sub) or sub.next_lifecycle_at is None or status == "deleted":
             continue
@@ -113,13 +118,7 @@ def renewals(session: Session, as_of: date, products: list[ProductPosition],
              window_days: int = RENEWAL_WINDOW_DAYS) -> list[Renewal]:
     """Paid, active (Enabled or Warning) subscriptions renewing inside the horizon, with the
     seats that can be cut at each."""
-    start = datetime.combine(as_of, time.min, tzinfo=UTC)
-    subscriptions = session.exec(
-        select(Subscription)
-        .where(col(Subscription.next_lifecycle_at).is_not(None))
-        .where(col(Subscription.next_lifecycle_at) >= start)
-        .order_by(col(Subscription.next_lifecycle_at), col(Subscription.id))
-    ).all()
+    subscriptions = _upcoming(session, as_of)
     by_sku = {(p.row.profile, p.row.sku_id.lower()): p for p in products}
     remaining = {key: max(p.row.reducible_at_renewal, 0) for key, p in by_sku.items()}
     horizon = as_of + timedelta(days=window_days)
