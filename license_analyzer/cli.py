@@ -247,7 +247,8 @@ def usage(
         ("profile", "profile"), ("sku_part_number", "SKU"), ("purchased", "bought"),
         ("assigned", "assigned"), ("active", "active"), ("inactive", "inactive"),
         ("never_used", "never used"), ("in_grace", "grace"), ("no_data", "no data"),
-        ("low_usage", "low use"), ("monthly_cost", "cost/mo"), ("monthly_waste", "waste/mo"),
+        ("low_usage", "low use"), ("assignment_errors", "failed"),
+        ("monthly_cost", "cost/mo"), ("monthly_waste", "waste/mo"),
         ("reducible_at_renewal", "cut at renewal"), ("next_renewal", "renewal")],
         title="License position")
 

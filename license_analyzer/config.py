@@ -32,7 +32,7 @@ from license_analyzer.redact import register_secret, register_url_secrets
 DEFAULT_CONFIG_NAME = "license-analyzer.toml"
 CONFIG_ENV_VAR = "LICENSE_ANALYZER_CONFIG"
 
-Cloud = Literal["global", "usgov", "usgov-dod", "china"]
+Cloud = Literal["global", "gcc", "usgov", "usgov-dod", "china"]
 # how a profile gets its tokens: as an app (secret or certificate), as a signed-in person
 # (`login`, refresh token kept encrypted), or as the Azure host's managed identity
 Auth = Literal["application", "delegated", "managed_identity"]
@@ -254,6 +254,8 @@ class ProfileConfig(_Section):
     audit_concurrency: int = Field(default=16, ge=1, le=52)
     # the sign-in log allows about 5 requests per 10 s per app and tenant; pace under it
     signin_requests_per_10s: int = Field(default=5, ge=1)
+    # listing users with signInActivity: 10 requests per minute per app and tenant
+    signin_activity_requests_per_minute: int = Field(default=10, ge=1)
     overlap_hours: int = Field(default=48, ge=0)
     token_cache_key: SecretStr | None = None  # delegated: encrypts the stored sign-in
     # managed_identity: an IMDS-style token endpoint instead of http://169.254.169.254

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -11,6 +12,16 @@ import polars as pl
 
 FAMILIES_PATH = Path(__file__).with_name("families.toml")
 SOURCES = ("dataverse_audit", "signin_crm", "signin_erp", "entra_signin")
+# A resource's sign-ins count interactive and non-interactive alike (PRODUCT.md, second
+# version); each kind is stored as its own source, so a table naming the resource's sign-ins
+# means both.
+SIGNIN_KINDS = {"signin_crm": ("signin_crm", "signin_crm_noninteractive"),
+                "signin_erp": ("signin_erp", "signin_erp_noninteractive")}
+
+
+def with_kinds(sources: Iterable[str]) -> tuple[str, ...]:
+    """`sources` with every sign-in source's non-interactive twin after it."""
+    return tuple(kind for source in sources for kind in SIGNIN_KINDS.get(source, (source,)))
 
 
 @dataclass(frozen=True)
@@ -63,7 +74,7 @@ def load_families() -> Families:
         if unknown:  # a packaging mistake, caught by the tests
             raise ValueError(f"family {key} names unknown sources {sorted(unknown)}")
         families[key] = Family(
-            key=key, name=spec["name"], sources=sources,
+            key=key, name=spec["name"], sources=with_kinds(sources),
             customer_engagement=bool(spec.get("customer_engagement", False)),
             environment_families=tuple(spec.get("environment_families", [key])),
             skus=tuple(spec.get("skus", [])))

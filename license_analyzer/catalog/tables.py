@@ -9,6 +9,8 @@ from pathlib import Path
 
 import polars as pl
 
+from license_analyzer.catalog.families import with_kinds
+
 OVERLAP_PATH = Path(__file__).with_name("overlap.toml")
 DOWNGRADE_PATH = Path(__file__).with_name("downgrade.toml")
 
@@ -40,7 +42,7 @@ def load_overlaps() -> tuple[Overlap, ...]:
     return tuple(
         Overlap(covering=e["covering"].upper(),
                 covered=tuple(c.upper() for c in e["covered"]), reason=e["reason"],
-                unless_sources=tuple(e.get("unless_sources", [])))
+                unless_sources=with_kinds(e.get("unless_sources", [])))
         for e in raw["overlap"])
 
 

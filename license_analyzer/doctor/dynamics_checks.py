@@ -9,6 +9,8 @@ from license_analyzer.config import DataverseEnvironment, FinanceOperationsEnvir
 from license_analyzer.errors import AuthError, LicenseAnalyzerError
 from license_analyzer.sources.http import Connection, UntrustedCertificate
 from license_analyzer.sources.http.aadsts import TokenError
+from license_analyzer.sources.paginate import records
+from license_analyzer.sources.streams import BAP_ENVIRONMENTS
 
 from .probe import fix_for, get_json, problem_of
 from .result import Status
@@ -19,7 +21,6 @@ AUDIT_SETTINGS = ("isauditenabled,isuseraccessauditenabled,useraccessauditingint
                   "auditretentionperiodv2")
 AUDIT_PLACE = ("Power Platform admin center > Environments > {env} > Settings > Audit and logs >"
                " Audit settings")
-BAP_ENVIRONMENTS = "/providers/Microsoft.BusinessAppPlatform/scopes/admin/environments"
 
 
 def dataverse(conn: Connection, add: Add, env: DataverseEnvironment) -> None:
@@ -126,13 +127,12 @@ def _unregistered_or_audience(conn: Connection, add: Add, env: FinanceOperations
 def power_platform(conn: Connection, add: Add) -> None:
     url = conn.endpoints.power_platform_url
     target = f"power_platform {url}"
-    try:
-        data = get_json(conn.power_platform(), BAP_ENVIRONMENTS, "Power Platform environments",
-                        {"api-version": "2023-06-01"})
+    try:  # every page: the admin API pages with `nextLink`
+        count = len(records(conn.power_platform(), BAP_ENVIRONMENTS,
+                            what="Power Platform environments"))
     except LicenseAnalyzerError as exc:
         add("environment_discovery", target, Status.FAILED, problem_of(exc), fix_for(exc))
         return
-    count = len(data.get("value") or [])
     add("environment_discovery", target, Status.OK, f"{count} environments listed.", "")
 
 

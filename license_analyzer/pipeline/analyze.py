@@ -24,6 +24,7 @@ from license_analyzer.catalog import load_families
 from license_analyzer.config import Config
 from license_analyzer.errors import ConfigError
 from license_analyzer.pipeline import user_cache
+from license_analyzer.pipeline.assignment_errors import assignment_errors
 from license_analyzer.pipeline.evidence import evidence_classes
 from license_analyzer.pipeline.facts import Inputs, build_facts, sku_table, user_activity
 from license_analyzer.pipeline.position import department_positions, positions
@@ -34,6 +35,7 @@ from license_analyzer.store.db import Store, utcnow
 from license_analyzer.store.models import (
     ActivityFile,
     Analysis,
+    AssignmentErrorDaily,
     Coverage,
     DepartmentPositionDaily,
     Environment,
@@ -71,6 +73,7 @@ class Computed:
     facts: pl.DataFrame
     positions: pl.DataFrame
     departments: pl.DataFrame
+    errors: pl.DataFrame  # AssignmentErrorDaily rows
     plan: StatePlan
     rollup: pl.DataFrame | None
     users: user_cache.UserFrames
@@ -149,14 +152,20 @@ def compute(config: Config, store: Store, as_of: date, *, incremental: bool = Tr
     lap("facts")
     if on_facts is not None:
         on_facts(facts)
-    # the facts hold every license of the analysed profiles: no second pass over the assignments
-    skus = sku_table(tables, facts.lazy().select("profile", "sku_id"), config.prices)
+    # the facts hold every license of the analysed profiles, the license rows' few error rows
+    # the rest: no second pass over the assignments
+    failed = users.licenses.lazy().filter(pl.col("assignment_error").is_not_null())
+    skus = sku_table(tables, pl.concat([facts.lazy().select("profile", "sku_id"),
+                                        failed.select("profile", "sku_id")]), config.prices)
+    errors = assignment_errors(failed, skus, inputs.profiles, as_of).collect()
     position, departments = pl.collect_all([
-        positions(facts.lazy(), skus, tables["Subscription"], as_of, inputs.profiles),
+        positions(facts.lazy(), skus, tables["Subscription"], as_of, inputs.profiles,
+                  errors.lazy()),
         department_positions(facts.lazy(), as_of)])
     lap("positions")
-    return Computed(facts=facts, positions=position, departments=departments, plan=plan,
-                    rollup=rollup, users=users, holders=_holders(facts), timings=timings)
+    return Computed(facts=facts, positions=position, departments=departments, errors=errors,
+                    plan=plan, rollup=rollup, users=users, holders=_holders(facts),
+                    timings=timings)
 
 
 def _holders(facts: pl.DataFrame) -> int:
@@ -250,9 +259,13 @@ def _commit(store: Store, computed: Computed, as_of: date, run_id: int | None,
         session.exec(delete(DepartmentPositionDaily).where(
             col(DepartmentPositionDaily.day) == as_of,
             col(DepartmentPositionDaily.profile).in_(profiles)))
+        session.exec(delete(AssignmentErrorDaily).where(
+            col(AssignmentErrorDaily.day) == as_of,
+            col(AssignmentErrorDaily.profile).in_(profiles)))
         session.add_all(PositionDaily(**row) for row in computed.positions.to_dicts())
         session.add_all(DepartmentPositionDaily(**row)
                         for row in computed.departments.to_dicts())
+        session.add_all(AssignmentErrorDaily(**row) for row in computed.errors.to_dicts())
         session.flush()
         assert analysis.id is not None
         return analysis.id

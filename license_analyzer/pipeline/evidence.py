@@ -21,7 +21,8 @@ from license_analyzer.pipeline.activity_state import (
 )
 
 DATAVERSE = "dataverse_audit"
-TENANT_SOURCES = ("signin_crm", "signin_erp", "entra_signin")
+TENANT_SOURCES = ("signin_crm", "signin_crm_noninteractive", "signin_erp",
+                  "signin_erp_noninteractive", "entra_signin")
 # Graph keeps lastSuccessfulSignInDateTime from this day on (not backfilled), for as long as
 # the user exists: once collected, the Entra source can speak back to it.
 LAST_SUCCESS_KEPT_SINCE = date(2023, 12, 1)
@@ -87,7 +88,9 @@ def evidence_classes(families: Families, profiles: list[str], environments: pl.D
 def channel_coverage(coverage: pl.LazyFrame, profiles: pl.LazyFrame, envs: pl.LazyFrame,
                      as_of: date) -> pl.LazyFrame:
     """Per (profile, source, environment) that can speak as of `as_of`: the first full day of
-    its current unbroken evidence (coverage_start).
+    its current unbroken evidence (coverage_start), and the first day whose activity it can
+    count (days_start: the same, except that Entra sign-in activity speaks of the last success
+    since December 2023 but has counted days only since it was first collected).
 
     Spans are clipped to the end of the as-of day and merged when they touch; the current run is
     the latest, and it speaks only if it reaches within STALE_DAYS of the as-of day, the tenant
@@ -116,17 +119,19 @@ def channel_coverage(coverage: pl.LazyFrame, profiles: pl.LazyFrame, envs: pl.La
     # without Entra ID P1 no sign-in source can speak; Dataverse audits still can
     no_p1 = (profiles.filter(pl.col("has_p1") == False)  # noqa: E712
              .select(pl.col("name").alias("profile"))
-             .join(pl.LazyFrame({"source": list(TENANT_SOURCES), "environment": [""] * 3}),
+             .join(pl.LazyFrame({"source": list(TENANT_SOURCES),
+                                 "environment": [""] * len(TENANT_SOURCES)}),
                    how="cross"))
     return (
         runs.with_columns(first_full_day.alias("coverage_start"))
         .with_columns(
+            pl.col("coverage_start").alias("days_start"),
             pl.when(pl.col("source") == "entra_signin")
             .then(pl.min_horizontal("coverage_start", pl.lit(LAST_SUCCESS_KEPT_SINCE)))
             .otherwise("coverage_start").alias("coverage_start"))
         .join(audit_off, on=channel, how="anti")
         .join(no_p1, on=channel, how="anti")
-        .select(*channel, "coverage_start")
+        .select(*channel, "coverage_start", "days_start")
     )
 
 
@@ -144,7 +149,8 @@ def tenant_coverage(channels: pl.LazyFrame, class_channel: pl.LazyFrame) -> pl.L
         .filter((pl.col("source") != "entra_signin") | pl.col("sign_in_activity_collected"))
         .join(class_channel, on=["profile", "source", "environment"])
         .group_by("profile", "class_id", "sign_in_activity_collected")
-        .agg(pl.col("coverage_start").min().alias("_tenant_start")))
+        .agg(pl.col("coverage_start").min().alias("_tenant_start"),
+             pl.col("days_start").min().alias("_tenant_days_start")))
 
 
 def dataverse_start(channels: pl.DataFrame, class_channel: pl.DataFrame) -> pl.Expr:
@@ -173,6 +179,12 @@ def coverage_start() -> pl.Expr:
     """The earliest start of any channel that can speak for the user (null: none), given
     tenant_coverage's and dataverse_start's columns."""
     return pl.min_horizontal("_tenant_start", "_dataverse_start").alias("coverage_start")
+
+
+def days_start() -> pl.Expr:
+    """The first day from which the user's active days are counted (null: none): like
+    coverage_start, without the reach of Graph's last successful sign-in before collection."""
+    return pl.min_horizontal("_tenant_days_start", "_dataverse_start").alias("_days_start")
 
 
 def success_snapshot_rows(users: pl.LazyFrame, as_of: date) -> pl.LazyFrame:

@@ -34,12 +34,14 @@ from license_analyzer.errors import ConfigError
 from license_analyzer.pipeline.activity_state import KEEP_DAYS, end_of_day
 from license_analyzer.pipeline.evidence import (
     DATAVERSE,
+    LAST_SUCCESS_KEPT_SINCE,
     USER_CLASS_KEY,
     USER_KEY,
     channel_coverage,
     class_activity,
     coverage_start,
     dataverse_start,
+    days_start,
     success_snapshot_rows,
     tenant_coverage,
     user_class_key,
@@ -106,14 +108,25 @@ def _days_between(later: date, earlier: pl.Expr) -> pl.Expr:
 
 def assignments_as_of(tables: dict[str, pl.LazyFrame], as_of: date) -> pl.LazyFrame:
     """Per (profile, user_id, sku_id) held at the end of the as-of day: every path, the disabled
-    plans (of the direct path, else the first group's) and the sticky assignment date."""
+    plans (of the direct path, else the first group's) and the sticky assignment date.
+
+    An assignment in state Error holds no seat (PRODUCT.md, "Held license"): a SKU reached only
+    by such paths comes out as an assignment error (`assignment_error` names the errors, e.g.
+    CountViolation; null on held licenses), with the groups that failed to license the user."""
     end = end_of_day(as_of)
     # Microsoft's lastUpdatedDateTime says since when an unchanged assignment has held, so an
     # interval first seen after the as-of day still counts for it when Graph dates it earlier.
     effective_from = pl.min_horizontal("valid_from", "graph_updated_at")
-    held = tables["LicenseAssignment"].filter(
+    current = tables["LicenseAssignment"].filter(
         (effective_from < end) & (pl.col("valid_to").is_null() | (pl.col("valid_to") >= end)))
     key = ["profile", "user_id", "sku_id"]
+    failing = pl.col("state").str.strip_chars().str.to_lowercase().fill_null("") == "error"
+    holding = current.filter(~failing)
+    held = pl.concat([
+        holding.with_columns(pl.lit(None, pl.String).alias("_error")),
+        current.filter(failing).join(holding.select(key).unique(), on=key, how="anti")
+        .with_columns(pl.col("error").fill_null("Error").alias("_error")),
+    ])
     # Per-group filter / sort_by aggregations take a slow path per group (seconds for 260,000
     # licenses), so the paths are ranked with plain expressions and joined back instead: the
     # direct path sorts first ("" before any group id), then groups by id.
@@ -124,7 +137,8 @@ def assignments_as_of(tables: dict[str, pl.LazyFrame], as_of: date) -> pl.LazyFr
         pl.col("_rank").min(),
         pl.col("graph_updated_at").min().alias("_graph_since"),
         pl.col("valid_from").min().alias("_seen_since"),
-    )
+        pl.col("_error").drop_nulls().unique().sort().str.join(", ").alias("assignment_error"),
+    ).with_columns(pl.col("assignment_error").replace("", None))
     groups = (ranked.filter(pl.col("via") != "direct").group_by(key)  # group licenses only
               .agg(pl.col("via").unique().sort().alias("via_groups")))
     # the first row of each path; unique(keep="first") with a list column in the frame takes a
@@ -221,8 +235,10 @@ def license_rows(tables: dict[str, pl.LazyFrame], as_of: date
 
 
 def attempts(signins: pl.LazyFrame, profiles: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
-    """Per user (USER_KEY): the latest sign-in attempt known at the end of the as-of day, and
-    whether attempts are known at all (collected, with Entra ID P1)."""
+    """Per user (USER_KEY): the latest sign-in attempt known at the end of the as-of day,
+    whether attempts are known at all (collected, with Entra ID P1), and whether a successful
+    sign-in is on record (`_succeeded`: Graph keeps lastSuccessfulSignInDateTime only since
+    December 2023)."""
     end = end_of_day(as_of)
     tried = pl.col("last_sign_in_at"), pl.col("last_non_interactive_sign_in_at")
     after = pl.any_horizontal(*(a >= end for a in tried)).fill_null(False)
@@ -234,8 +250,32 @@ def attempts(signins: pl.LazyFrame, profiles: pl.LazyFrame, as_of: date) -> pl.L
             # the attempts known at the end of the as-of day; a later value hides the earlier
             (pl.col("sign_in_activity_collected") & (pl.col("has_p1") != False)  # noqa: E712
              .fill_null(True) & ~after).alias("_attempt_known"),
-            pl.when(~after).then(pl.max_horizontal(*tried)).alias("last_attempt_at"))
+            pl.when(~after).then(pl.max_horizontal(*tried)).alias("last_attempt_at"),
+            pl.col("last_successful_sign_in_at").is_not_null().alias("_succeeded"))
     )
+
+
+# the last activity source of a license whose last sign-in attempt is all there is to go by
+ATTEMPT_SOURCE = "entra_sign_in_attempt"
+
+
+def _last_attempt_bounds(as_of: date) -> list[pl.Expr]:
+    """last_at / last_source, where a last sign-in attempt stands in for missing evidence.
+
+    Graph keeps lastSuccessfulSignInDateTime only since December 2023, so an attempt before
+    then with no success on record since may itself have been a success: the user is idle
+    since that attempt, not proven never to have used the license (PRODUCT.md, second
+    version). It stands as the last activity when it is later than any evidence and old enough
+    to prove idleness by itself (an attempt never makes anyone active)."""
+    attempt = pl.col("last_attempt_at")
+    unproven = (pl.col("_attempt_known").fill_null(False)
+                & ~pl.col("_succeeded").fill_null(False)
+                & (attempt.dt.date() < pl.lit(LAST_SUCCESS_KEPT_SINCE))
+                & (pl.col("last_at").is_null() | (pl.col("last_at") < attempt))
+                & (_days_between(as_of, attempt.dt.date()) >= pl.col("inactive_days")))
+    return [pl.when(unproven).then(attempt).otherwise(pl.col("last_at")).alias("last_at"),
+            pl.when(unproven).then(pl.lit(ATTEMPT_SOURCE)).otherwise(pl.col("last_source"))
+            .alias("last_source")]
 
 
 def _windows(config: Config) -> dict[str, int]:
@@ -269,7 +309,7 @@ def build_facts(config: Config, inputs: Inputs, families: Families, as_of: date,
     channels = channel_coverage(tables["Coverage"], tables["Profile"], tables["Environment"],
                                 as_of).collect()
     tenant = tenant_coverage(channels.lazy(), class_channel.lazy())
-    held = inputs.licenses.filter(wanted)
+    held = inputs.licenses.filter(wanted & pl.col("assignment_error").is_null())
     skus = (sku_table(tables, held, config.prices)
             .join(family_class.lazy(), on=["profile", "family"], how="left")
             .select(_sku_key(), *SKU_COLUMNS, "class_id"))
@@ -291,11 +331,12 @@ def build_facts(config: Config, inputs: Inputs, families: Families, as_of: date,
         .join(fo_envs, on="profile", **left)
         .join(activity, on=USER_CLASS_KEY, **left)
         .join(tenant, on=["profile", "class_id", "sign_in_activity_collected"], **left)
-        .with_columns(coverage_start(),
+        .with_columns(coverage_start(), days_start(),
                       pl.when(pl.col("_has_fo").fill_null(False)).then(pl.col("_fo_enabled"))
                       .alias("fo_enabled"))
         .with_columns(*threshold_columns(analysis, families))
         .with_columns(min_history_column(analysis))
+        .with_columns(*_last_attempt_bounds(as_of))
     )
     last_day = pl.col("last_at").dt.date()
     days_since = _days_between(as_of, last_day)
@@ -326,8 +367,12 @@ def build_facts(config: Config, inputs: Inputs, families: Families, as_of: date,
             (pl.col("coverage_days") >= pl.col("min_history_days")).alias("sufficient_history"))
         .with_columns(bucket.alias("bucket"))
         .with_columns(
-            ((pl.col("bucket") == "active")
-             & (pl.col(LOW_WINDOW) < pl.col("low_usage_days"))).alias("low_usage"),
+            # a flag on active users, and only where their counted days span its window;
+            # otherwise unknown (null), like inactivity on insufficient history
+            pl.when(pl.col("bucket") != "active").then(pl.lit(False))
+            .when(_days_between(as_of, pl.col("_days_start")) + 1 >= windows[LOW_WINDOW])
+            .then(pl.col(LOW_WINDOW) < pl.col("low_usage_days"))
+            .alias("low_usage"),
             pl.when(pl.col("family").is_in(dynamics)).then(pl.col("_read_only"))
             .alias("read_only"),
             pl.lit(as_of).alias("as_of"),

@@ -7,6 +7,10 @@ unassigned = enabled units nobody holds. Cost is unit price x purchased; waste i
 never waste. Seats only turn into savings when cut at a renewal: reducible_at_renewal is that
 waste in seats, allocated to the SKU's paid subscriptions earliest renewal first and capped by
 each subscription's seats; next_renewal is the earliest of their nextLifecycleDateTime.
+low_usage counts the active holders flagged low among those whose evidence covers the
+low-usage window, and is null when none of them does (unknown, never shown as a fact);
+assignment_errors counts the users whose every assignment of the SKU is in state Error
+(they hold no seat and are not in `assigned`).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ POSITION_COLUMNS = [
     "profile", "sku_id", "day", "sku_part_number", "product_name", "purchased", "warning",
     "assigned", "active", "inactive", "never_used", "in_grace", "no_data", "low_usage",
     "over_assigned", "unassigned", "unit_price_monthly", "monthly_cost", "monthly_waste",
-    "reducible_at_renewal", "next_renewal", "waste_counts",
+    "reducible_at_renewal", "next_renewal", "waste_counts", "assignment_errors",
 ]
 DEPARTMENT_COLUMNS = ["profile", "department", "day", "assigned", "unused", "monthly_cost",
                       "monthly_waste"]
@@ -48,20 +52,35 @@ def _renewals(subscriptions: pl.LazyFrame, reducible: pl.LazyFrame, as_of: date)
 
 
 def positions(facts: pl.LazyFrame, skus: pl.LazyFrame, subscriptions: pl.LazyFrame,
-              as_of: date, profiles: list[str]) -> pl.LazyFrame:
+              as_of: date, profiles: list[str], errors: pl.LazyFrame | None = None
+              ) -> pl.LazyFrame:
     """PositionDaily rows (POSITION_COLUMNS) for `as_of`: every SKU a profile subscribes to or
-    assigns, zero-purchased and suspended ones included."""
+    assigns, zero-purchased and suspended ones included; `errors` are the assignment errors
+    (assignment_errors.assignment_errors)."""
     counts = facts.group_by("profile", "sku_id").agg(
         pl.len().cast(pl.Int64).alias("assigned"),
         *((pl.col("bucket") == b).sum().cast(pl.Int64).alias(b) for b in BUCKETS),
-        pl.col("low_usage").sum().cast(pl.Int64).alias("low_usage"))
-    zero = [pl.col(c).fill_null(0) for c in ("assigned", "low_usage", *BUCKETS)]
+        pl.col("low_usage").sum().cast(pl.Int64).alias("low_usage"),
+        (pl.col("low_usage").is_not_null() & (pl.col("bucket") == "active")).sum()
+        .alias("_low_known"),
+        (pl.col("bucket") == "active").sum().alias("_active"))
+    failed = (errors if errors is not None else pl.LazyFrame(
+        schema={"profile": pl.String, "sku_id": pl.String})).group_by("profile", "sku_id").agg(
+        pl.len().cast(pl.Int64).alias("assignment_errors"))
+    zero = [pl.col(c).fill_null(0) for c in ("assigned", "assignment_errors", *BUCKETS)]
     base = (
         skus.filter(pl.col("profile").is_in(profiles))
         .join(counts, on=["profile", "sku_id"], how="left")
-        .with_columns(*zero, pl.col("enabled").fill_null(0).alias("purchased"),
-                      pl.col("warning").fill_null(0),
-                      ~(pl.col("is_free") | pl.col("is_capacity")).alias("waste_counts"))
+        .join(failed, on=["profile", "sku_id"], how="left")
+        .with_columns(
+            *zero,
+            # unknown when no active holder's evidence covers the window
+            pl.when(pl.col("_active").fill_null(0) > 0).then(
+                pl.when(pl.col("_low_known") > 0).then(pl.col("low_usage")))
+            .otherwise(0).alias("low_usage"),
+            pl.col("enabled").fill_null(0).alias("purchased"),
+            pl.col("warning").fill_null(0),
+            ~(pl.col("is_free") | pl.col("is_capacity")).alias("waste_counts"))
         .with_columns(
             pl.max_horizontal(pl.col("assigned") - pl.col("purchased") - pl.col("warning"),
                               pl.lit(0)).alias("over_assigned"),

@@ -15,7 +15,7 @@ from license_analyzer.store.models import PositionDaily
 USAGE_FIELDS = [
     "profile", "sku_id", "sku_part_number", "product_name", "purchased", "warning", "assigned",
     "active", "inactive", "never_used", "in_grace", "no_data", "low_usage", "unit_price_monthly",
-    "monthly_cost", "monthly_waste", "reducible_at_renewal", "next_renewal",
+    "monthly_cost", "monthly_waste", "reducible_at_renewal", "next_renewal", "assignment_errors",
 ]
 
 

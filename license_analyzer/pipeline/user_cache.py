@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 
 CACHE_DIR = "cache"
 MANIFEST = "users.json"
-FORMAT = 2  # bump when what license_rows returns or how the frames are stored changes
+FORMAT = 3  # bump when what license_rows returns or how the frames are stored changes
 FRAMES = ("licenses", "next_change", "signins")
 # more boundary users than this: a full read is as cheap as listing them; up to this many
 # changed users are named in the queries (the log's subquery, run per table, cost more)

@@ -18,6 +18,7 @@ from markupsafe import Markup
 from license_analyzer.config import Config
 from license_analyzer.report import charts
 from license_analyzer.report.activity import BUCKETS, ActivityBuckets, activity_buckets
+from license_analyzer.report.assignment_errors import AssignmentError, assignment_errors
 from license_analyzer.report.atomic import write_text_atomic
 from license_analyzer.report.candidates import (
     EXPORT_COLUMNS,
@@ -43,7 +44,13 @@ from license_analyzer.report.position import (
     trends,
 )
 from license_analyzer.report.render import render
-from license_analyzer.report.renewals import RENEWAL_WINDOW_DAYS, Renewal, renewals
+from license_analyzer.report.renewals import (
+    RENEWAL_WINDOW_DAYS,
+    Ending,
+    Renewal,
+    ending,
+    renewals,
+)
 from license_analyzer.report.stages import call_or_none
 from license_analyzer.store.db import Store, private_dir
 from license_analyzer.store.models import DepartmentPositionDaily
@@ -78,6 +85,8 @@ class Report:
     activity: ActivityBuckets
     departments: list[DepartmentPositionDaily]
     renewals: list[Renewal]
+    ending: list[Ending]
+    assignment_errors: list[AssignmentError]
     candidates: CandidateTable
     summary: CandidateSummary
     rules: list[RuleRow]
@@ -99,6 +108,8 @@ def collect_report(config: Config, store: Store, as_of: date, run_id: int | None
         series = trends(session, day) if day else {}
         dept_rows = departments(session, day) if day else []
         soon = renewals(session, as_of, products)
+        not_renewing = ending(session, as_of, products)
+        errors = assignment_errors(session, day) if day else []
         table = candidate_table(session, limit=table_rows)
         summary = candidate_summary(session)
         realised = realised_saving(session)
@@ -136,6 +147,8 @@ def collect_report(config: Config, store: Store, as_of: date, run_id: int | None
         activity=activity,
         departments=dept_rows,
         renewals=soon,
+        ending=not_renewing,
+        assignment_errors=errors,
         candidates=table,
         summary=summary,
         rules=rules,

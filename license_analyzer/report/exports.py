@@ -22,7 +22,7 @@ USAGE_COLUMNS = (
     "profile", "sku_id", "sku_part_number", "product_name", "purchased", "warning", "assigned",
     "active", "inactive", "never_used", "in_grace", "no_data", "low_usage",
     "unit_price_monthly", "monthly_cost", "monthly_waste", "reducible_at_renewal",
-    "next_renewal",
+    "next_renewal", "assignment_errors",
 )
 
 

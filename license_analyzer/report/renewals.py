@@ -17,7 +17,19 @@ from license_analyzer.report.position import ProductPosition
 from license_analyzer.store.models import Subscription
 
 RENEWAL_WINDOW_DAYS = 90
-_CLOSED_STATUSES = {"deleted", "expired"}
+# companySubscription.status is Enabled, Warning, Suspended, LockedOut or Deleted (there is no
+# "expired"), and nextLifecycleDateTime is when it moves to the next state if not renewed; a
+# trial (isTrial) is not renewed (https://learn.microsoft.com/graph/api/resources/companysubscription).
+# Only active, paid subscriptions renew; the others are shown for what they are.
+RENEWING = {"enabled", "warning"}
+# what each status means for the seats (capabilityStatus values, in the order a subscription
+# passes through them when not renewed: https://learn.microsoft.com/graph/api/resources/assignedplan)
+ENDING = {
+    "suspended": "suspended: no seat can be assigned; it moves on towards deletion that day "
+                 "unless reactivated",
+    "lockedout": "locked out: nobody can use it; the last state before deletion",
+}
+TRIAL = "trial: ends that day unless bought"
 
 
 @dataclass(frozen=True)
@@ -48,21 +60,71 @@ class Renewal:
         return self.cut_seats * (self.unit_price_monthly or 0.0)
 
 
-def renewals(session: Session, as_of: date, products: list[ProductPosition],
-             window_days: int = RENEWAL_WINDOW_DAYS) -> list[Renewal]:
+@dataclass(frozen=True)
+class Ending:
+    """A subscription inside the horizon that will not renew: a trial, Suspended, LockedOut."""
+
+    profile: str
+    subscription_id: str
+    sku_part_number: str
+    product_name: str
+    on: date
+    days_left: int
+    status: str
+    is_trial: bool
+    seats: int
+    meaning: str
+
+
+def renews(sub: Subscription) -> bool:
+    return not sub.is_trial and sub.status.strip().lower() in RENEWING
+
+
+def _upcoming(session: Session, as_of: date) -> list[Subscription]:
+    """Subscriptions with a next lifecycle day from the as-of day on, earliest first."""
     start = datetime.combine(as_of, time.min, tzinfo=UTC)
-    subscriptions = session.exec(
+    return list(session.exec(
         select(Subscription)
         .where(col(Subscription.next_lifecycle_at).is_not(None))
         .where(col(Subscription.next_lifecycle_at) >= start)
-        .order_by(col(Subscription.next_lifecycle_at), col(Subscription.id))
-    ).all()
+        .order_by(col(Subscription.next_lifecycle_at), col(Subscription.id))).all())
+
+
+def ending(session: Session, as_of: date, products: list[ProductPosition],
+           window_days: int = RENEWAL_WINDOW_DAYS) -> list[Ending]:
+    """Subscriptions whose next lifecycle day falls in the horizon and that will not renew."""
+    horizon = as_of + timedelta(days=window_days)
+    names = {(p.row.profile, p.row.sku_id.lower()): p.row for p in products}
+    out: list[Ending] = []
+    for sub in _upcoming(session, as_of):
+        status = sub.status.strip().lower()
+        if renews(sub) or sub.next_lifecycle_at is None or status == "deleted":
+            continue
+        on = sub.next_lifecycle_at.astimezone(UTC).date()
+        if on > horizon:
+            continue
+        row = names.get((sub.profile, sub.sku_id.lower()))
+        part = sub.sku_part_number or (row.sku_part_number if row else sub.sku_id)
+        out.append(Ending(
+            profile=sub.profile, subscription_id=sub.id, sku_part_number=part,
+            product_name=row.product_name if row else part, on=on,
+            days_left=(on - as_of).days, status=sub.status, is_trial=sub.is_trial,
+            seats=sub.total_licenses,
+            meaning=TRIAL if sub.is_trial else ENDING.get(status, sub.status)))
+    return out
+
+
+def renewals(session: Session, as_of: date, products: list[ProductPosition],
+             window_days: int = RENEWAL_WINDOW_DAYS) -> list[Renewal]:
+    """Paid, active (Enabled or Warning) subscriptions renewing inside the horizon, with the
+    seats that can be cut at each."""
+    subscriptions = _upcoming(session, as_of)
     by_sku = {(p.row.profile, p.row.sku_id.lower()): p for p in products}
     remaining = {key: max(p.row.reducible_at_renewal, 0) for key, p in by_sku.items()}
     horizon = as_of + timedelta(days=window_days)
     out: list[Renewal] = []
     for sub in subscriptions:
-        if sub.status.lower() in _CLOSED_STATUSES or sub.next_lifecycle_at is None:
+        if not renews(sub) or sub.next_lifecycle_at is None:
             continue
         key = (sub.profile, sub.sku_id.lower())
         renews_on = sub.next_lifecycle_at.astimezone(UTC).date()

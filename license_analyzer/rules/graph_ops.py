@@ -85,8 +85,10 @@ def read_user(graph: httpx.Client, user_id: str, sku_id: str) -> LiveAssignment 
     sku = sku_id.lower()
     licenses = body.get("assignedLicenses") or []
     holds = frozenset(str(a.get("skuId", "")).lower() for a in licenses)
+    # an assignment in state Error holds no seat: it is no path to remove
     states = [s for s in body.get("licenseAssignmentStates") or []
-              if str(s.get("skuId", "")).lower() == sku]
+              if str(s.get("skuId", "")).lower() == sku
+              and str(s.get("state") or "").strip().lower() != "error"]
     direct = any(not s.get("assignedByGroup") for s in states)
     groups = tuple(sorted({str(s["assignedByGroup"]).lower() for s in states
                            if s.get("assignedByGroup")}))

@@ -14,6 +14,8 @@ from typing import Any
 
 import polars as pl
 
+from license_analyzer.catalog.families import with_kinds
+
 # SKUs that an "Attach to Qualifying Base Offer" SKU needs beside it (Dynamics 365 full user
 # licenses). Removing the user's last one of these strands the attach SKU.
 ATTACH_BASES = (
@@ -35,7 +37,7 @@ def overlap_pairs() -> pl.DataFrame:
     """One row per (covering, covered) skuPartNumber pair, with the sources that veto it."""
     rows = [
         {"covering": entry["covering"], "covered": covered,
-         "unless_sources": list(entry.get("unless_sources", [])),
+         "unless_sources": list(with_kinds(entry.get("unless_sources", []))),
          "overlap_reason": entry.get("reason", "")}
         for entry in _catalog_toml("overlap.toml").get("overlap", [])
         for covered in entry["covered"]

@@ -6,6 +6,7 @@ Vectorised with numpy so 200,000 users and 10 million audit records generate in 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -101,13 +102,15 @@ def _profile(
         elif p == "inactive":
             rate[u.idx] = base
             stop[u.idx] = mail_stop[u.idx] = now_ts - int((65 + 125 * d[1]) * DAY)
+            if u.dormant_since:
+                stop[u.idx] = mail_stop[u.idx] = u.dormant_since
         elif p == "disabled":
             rate[u.idx] = base
             stop[u.idx] = mail_stop[u.idx] = now_ts - int((90 + 300 * d[1]) * DAY)
         m365[u.idx] = 0.0 if p in ("service", "breakglass", "guest") else rate[u.idx] or 0.4
         if p == "never":
             m365[u.idx] = 0.5 if d[2] < 0.5 else 0.0
-        if p == "inactive" and d[3] < 0.5:
+        if p == "inactive" and d[3] < 0.5 and not u.dormant_since:
             # Still reads mail: active in M365, idle in Dynamics.
             m365[u.idx] = base
             mail_stop[u.idx] = np.iinfo(np.int64).max // 2
@@ -345,11 +348,13 @@ def _signins(
     now_ts = int(tenant.now.timestamp())
     n = len(tenant.users)
     win_start = (now_ts // DAY - 35) * DAY
+    ni = NonInteractive(tenant, opts) if opts.traps.non_interactive_signins else None
     parts_t: list[npt.NDArray[np.int64]] = []
     parts_u: list[npt.NDArray[np.int64]] = []
     parts_r: list[npt.NDArray[np.int64]] = []
     parts_a: list[npt.NDArray[np.int64]] = []
     parts_e: list[npt.NDArray[np.int64]] = []
+    parts_i: list[npt.NDArray[np.bool_]] = []
 
     def add(
         t: npt.NDArray[np.int64],
@@ -357,12 +362,14 @@ def _signins(
         res: int | npt.NDArray[np.int64],
         app: npt.NDArray[np.int64],
         err: int = 0,
+        interactive: bool | npt.NDArray[np.bool_] = True,
     ) -> None:
         parts_t.append(t)
         parts_u.append(u)
         parts_r.append(np.broadcast_to(np.asarray(res, dtype=np.int64), t.shape).copy())
         parts_a.append(app)
         parts_e.append(np.full(len(t), err, dtype=np.int64))
+        parts_i.append(np.broadcast_to(np.asarray(interactive, dtype=np.bool_), t.shape).copy())
 
     prior = np.zeros(n, dtype=np.int64)
     # CRM sign-ins: one shortly before the first Dataverse access of each user-day.
@@ -377,7 +384,11 @@ def _signins(
         key = uidx[sel] * 100000 + a.t[sel] // DAY
         uniq, first = np.unique(key, return_index=True)
         t_first = a.t[sel][first] - rng.integers(60, 1200, len(first))
-        add(t_first, uniq // 100000, 0, rng.integers(0, 2, len(first)))
+        apps = rng.integers(0, 2, len(first))
+        if ni is not None:
+            ni.crm(add, t_first, uniq // 100000, apps)
+        else:
+            add(t_first, uniq // 100000, 0, apps)
     # ERP, and M365 workloads, drawn per day inside the log window.
     win_days = days[days * DAY >= win_start]
     win_fac = wfac[days * DAY >= win_start]
@@ -385,7 +396,10 @@ def _signins(
     fno_idx = np.nonzero(fno)[0]
     rows, cols = _active_days(rng, rate[fno_idx], stop[fno_idx], win_days, win_fac)
     t = win_days[cols] * DAY + rng.integers(6 * 3600, 17 * 3600, len(rows))
-    add(t, fno_idx[rows], 1, np.full(len(rows), 2, dtype=np.int64))
+    if ni is not None:
+        ni.erp(add, t, fno_idx[rows])
+    else:
+        add(t, fno_idx[rows], 1, np.full(len(rows), 2, dtype=np.int64))
     m_idx = np.nonzero(m365 > 0)[0]
     rows, cols = _active_days(rng, m365[m_idx] * 0.5, mail_stop[m_idx], win_days, win_fac)
     t = win_days[cols] * DAY + rng.integers(6 * 3600, 19 * 3600, len(rows))
@@ -395,7 +409,8 @@ def _signins(
     last_before = np.minimum(mail_stop, win_start) - rng.integers(0, 2 * DAY, n)
     prior = np.where(alive, np.maximum(prior, last_before), prior)
     # Failed attempts make lastSignInDateTime newer than real use for some idle people.
-    idle = np.array([u.persona in ("inactive", "disabled") for u in tenant.users])
+    idle = np.array([u.persona in ("inactive", "disabled") and not u.dormant_since
+                     for u in tenant.users])
     failed = np.nonzero(idle & (rng.random(n) < 0.4))[0]
     t = now_ts - rng.integers(DAY, 25 * DAY, len(failed))
     add(t, failed, 2, np.full(len(failed), 3, dtype=np.int64), err=1)
@@ -407,12 +422,54 @@ def _signins(
         np.concatenate(parts_r)[order].astype(np.int8),
         np.concatenate(parts_a)[order].astype(np.int8),
         np.concatenate(parts_e)[order].astype(np.int8),
+        np.concatenate(parts_i)[order],
     )
     never = np.array([u.persona in ("never", "breakglass", "service") for u in tenant.users])
     prior[never & (m365 == 0)] = 0
     tenant.prior_interactive = prior
     tenant.prior_success = prior.copy()
-    del opts
+
+
+Add = Callable[..., None]
+
+
+class NonInteractive:
+    """Non-interactive user sign-ins: token refreshes after a browser sign-in, and people whose
+    use is only non-interactive (the Outlook app, the Excel add-in, mobile apps), which the
+    v1.0 sign-in log never shows: "This API returns only interactive sign-ins unless you set an
+    explicit filter" (https://learn.microsoft.com/graph/api/resources/signin?view=graph-rest-beta).
+    Drawn from their own random stream, so the rest of the tenant stays as it was."""
+
+    def __init__(self, tenant: Tenant, opts: SimulatorOptions) -> None:
+        self.rng = np.random.default_rng(opts.seed + 1802)
+        idx = np.arange(len(tenant.users))
+        # every fifth Dynamics user works only through the Outlook app; every third F&O user
+        # only through the Excel add-in
+        self.crm_only = (idx % 5 == 3)
+        self.erp_only = (idx % 3 == 1)
+
+    def _refreshes(self, add: Add, t: npt.NDArray[np.int64], users: npt.NDArray[np.int64],
+                   res: int, apps: npt.NDArray[np.int64]) -> None:
+        """0-2 token refreshes later the same day after each sign-in."""
+        k = self.rng.integers(0, 3, len(t))
+        rows = np.repeat(np.arange(len(t)), k)
+        later = t[rows] + self.rng.integers(600, 8 * 3600, len(rows))
+        same_day = later // DAY == t[rows] // DAY
+        rows, later = rows[same_day], later[same_day]
+        add(later, users[rows], res, apps[rows], interactive=False)
+
+    def crm(self, add: Add, t: npt.NDArray[np.int64], users: npt.NDArray[np.int64],
+            apps: npt.NDArray[np.int64]) -> None:
+        only = self.crm_only[users]
+        # the Outlook app signs in without the person typing anything
+        add(t, users, 0, np.where(only, 1, apps), interactive=~only)
+        self._refreshes(add, t, users, 0, np.where(only, 1, apps))
+
+    def erp(self, add: Add, t: npt.NDArray[np.int64], users: npt.NDArray[np.int64]) -> None:
+        only = self.erp_only[users]
+        apps = np.full(len(t), 2, dtype=np.int64)
+        add(t, users, 1, apps, interactive=~only)
+        self._refreshes(add, t, users, 1, apps)
 
 
 def _fno_users(tenant: Tenant, rng: np.random.Generator) -> None:

@@ -1,9 +1,16 @@
-"""Power Platform admin (BAP) API: the tenant's environments."""
+"""Power Platform admin (BAP) API: the tenant's environments.
+
+The list comes in pages linked by `nextLink` (not `@odata.nextLink`), which Microsoft's own
+client follows (Microsoft.PowerApps.Administration.PowerShell's InvokeApi reads
+`$result.nextLink`; copy in microsoft/coe-starter-kit coe-cli/scripts/
+Microsoft.PowerApps.RestClientModule.psm1).
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .paging import SkiptokenError, build_link, fingerprint, graph_offset, graph_token
 from .tokens import TokenError
 from .wire import Request, Response, json_response
 
@@ -25,7 +32,7 @@ def route(cloud: Cloud, req: Request) -> Response:
         claims = cloud.issuer.verify(auth[7:].strip())
     except TokenError:
         return _error(401, "InvalidAuthenticationToken", "The access token is invalid.")
-    if str(claims.get("aud", "")).rstrip("/").lower() != cloud.bap_resource.lower():
+    if cloud.resource_kind(str(claims.get("aud", ""))) != "bap":
         return _error(
             401, "InvalidAuthenticationToken", "The access token has an invalid audience."
         )
@@ -37,7 +44,21 @@ def route(cloud: Cloud, req: Request) -> Response:
             "MissingApiVersionParameter",
             "The api-version query parameter (?api-version=) is required for all requests.",
         )
-    return json_response(200, {"value": environments(cloud)})
+    everything = environments(cloud)
+    size = cloud.opts.bap_page_size if cloud.opts.traps.bap_paging else len(everything) or 1
+    query_fp = fingerprint(PATH, req.query["api-version"])
+    try:
+        offset = graph_offset(req.query["$skiptoken"], query_fp) if "$skiptoken" in req.query else 0
+    except SkiptokenError:
+        return _error(400, "InvalidSkipToken", "The skip token is not valid.")
+    body: dict[str, Any] = {"value": everything[offset : offset + size]}
+    if offset + size < len(everything):
+        body["nextLink"] = build_link(
+            cloud.base_url + PATH,
+            [("api-version", req.query["api-version"]),
+             ("$skiptoken", graph_token(offset + size, query_fp))],
+        )
+    return json_response(200, body)
 
 
 def environments(cloud: Cloud) -> list[dict[str, Any]]:

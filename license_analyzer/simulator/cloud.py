@@ -27,6 +27,22 @@ SERVICES: dict[str, Any] = {"graph": graph, "orgs": dataverse, "fno": fno, "bap"
 # sign-in endpoints outside a tenant's path; like the token endpoint, never faulted
 IDENTITY: dict[str, Any] = {"devicelogin": device_code.page, "metadata": managed_identity.handle,
                             "msi": managed_identity.handle}
+# Microsoft Graph by its application ID URI and by its application id, as Entra ID accepts
+# both before /.default (https://learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow
+# asks for https://graph.microsoft.com/.default; Microsoft's own SDK samples ask for
+# 00000003-0000-0000-c000-000000000000/.default, e.g.
+# https://learn.microsoft.com/entra/msidweb/agent-id-sdk/agent-identities)
+GRAPH_IDS = frozenset({"https://graph.microsoft.com", "00000003-0000-0000-c000-000000000000"})
+# The Power Platform admin API's audience as Microsoft's own clients ask for it
+# (Microsoft.PowerApps.Administration.PowerShell; microsoft/terraform-provider-power-platform)
+POWER_PLATFORM_IDS = frozenset({"https://service.powerapps.com"})
+# Dynamics CRM (Dataverse) and Dynamics ERP by application id
+# (https://learn.microsoft.com/power-platform/admin/apps-to-allow): Entra issues tokens for
+# them; each Dataverse and F&O environment still wants its own URL as the audience.
+FIRST_PARTY = {
+    "00000007-0000-0000-c000-000000000000": "dynamics_crm",
+    "00000015-0000-0000-c000-000000000000": "dynamics_erp",
+}
 
 
 class Cloud:
@@ -39,6 +55,7 @@ class Cloud:
         self.issuer = TokenIssuer(tenant.id, opts.time_scale)
         self.graph_window = FixedWindow()
         self.signin_window = FixedWindow()
+        self.signin_activity_window = FixedWindow()
         self.dataverse_guard = DataverseGuard(opts)
         self.storm = Storm()
         self.faults = Faults(opts.seed, opts.fault_rate)
@@ -59,12 +76,16 @@ class Cloud:
         return f"{self.base_url}/bap"
 
     def resource_kind(self, resource: str) -> str | None:
-        """Entra matches resource URIs case-insensitively and ignores a trailing slash."""
+        """Entra matches resource URIs case-insensitively and ignores a trailing slash, and
+        knows Microsoft's first-party resources by their application ids and well-known URIs
+        as well as by the simulator's own URLs."""
         key = resource.rstrip("/").lower()
-        if key == self.graph_resource.lower():
+        if key == self.graph_resource.lower() or key in GRAPH_IDS:
             return "graph"
-        if key == self.bap_resource.lower():
+        if key == self.bap_resource.lower() or key in POWER_PLATFORM_IDS:
             return "bap"
+        if key in FIRST_PARTY:
+            return FIRST_PARTY[key]
         if any(env.url.lower() == key for env in self.tenant.dataverse):
             return "dataverse"
         if any(env.url.lower() == key for env in self.tenant.finance_operations):

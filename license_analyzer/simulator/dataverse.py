@@ -22,10 +22,11 @@ _ANNOT = re.compile(r'odata\.include-annotations\s*=\s*"?([^",]*(?:,[^",=]*)*)"?
 
 
 class DataverseContext:
-    def __init__(self, cloud: Cloud, req: Request, env: DataverseEnv) -> None:
+    def __init__(self, cloud: Cloud, req: Request, env: DataverseEnv, key: str) -> None:
         self.cloud = cloud
         self.req = req
         self.env = env
+        self.key = key  # the caller in this environment, as service protection counts it
         self.root = f"{env.url}/api/data/v9.2"
         prefer = req.header("prefer") or ""
         m = _MAXPAGE.search(prefer)
@@ -47,13 +48,13 @@ class DataverseContext:
     def ok(self, body: Any) -> Response:
         if self.annotations:
             self.applied.append(f'odata.include-annotations="{self.annotations}"')
-        headers = base_headers(self.cloud)
+        headers = base_headers(self.cloud, self.key)
         if self.applied:
             headers.append(("Preference-Applied", ",".join(self.applied)))
         return json_response(200, body, headers, CONTENT_TYPE)
 
     def error(self, status: int, code: str, message: str) -> Response:
-        return error(self.cloud, status, code, message)
+        return error(self.cloud, status, code, message, key=self.key)
 
 
 def app_systemuser(cloud: Cloud, env: DataverseEnv) -> SystemUser:
@@ -75,25 +76,34 @@ def app_systemuser(cloud: Cloud, env: DataverseEnv) -> SystemUser:
     )
 
 
-def base_headers(cloud: Cloud) -> list[tuple[str, str]]:
+def base_headers(cloud: Cloud, key: str | None = None) -> list[tuple[str, str]]:
+    """Every response says how much of the caller's service-protection budget is left: the
+    requests and the combined execution time (seconds, with thousands separators as in
+    "1,200.00") remaining in the window (https://learn.microsoft.com/power-apps/developer/data-platform/api-limits)."""
     rid = str(uuid.uuid4())
+    burst, seconds = cloud.dataverse_guard.remaining(key or "")
     return [
         ("OData-Version", "4.0"),
         ("REQ_ID", rid),
         ("x-ms-service-request-id", rid),
-        ("x-ms-ratelimit-burst-remaining-xrm-requests", "5999"),
-        ("x-ms-ratelimit-time-remaining-xrm-requests", "1,200.00"),
+        ("x-ms-ratelimit-burst-remaining-xrm-requests", str(burst)),
+        ("x-ms-ratelimit-time-remaining-xrm-requests", f"{seconds:,.2f}"),
         ("Strict-Transport-Security", "max-age=31536000; includeSubDomains"),
     ]
 
 
 def error(
-    cloud: Cloud, status: int, code: str, message: str, extra: list[tuple[str, str]] | None = None
+    cloud: Cloud,
+    status: int,
+    code: str,
+    message: str,
+    extra: list[tuple[str, str]] | None = None,
+    key: str | None = None,
 ) -> Response:
     return json_response(
         status,
         {"error": {"code": code, "message": message}},
-        base_headers(cloud) + list(extra or []),
+        base_headers(cloud, key) + list(extra or []),
         CONTENT_TYPE,
     )
 
@@ -139,6 +149,7 @@ def route(cloud: Cloud, req: Request) -> Response:
     denied = dataverse_refusal(cloud, env, claims, "/".join(parts[6:]).lower())
     if denied is not None:
         return error(cloud, *denied)
+    key = f"{env.name}|{claims.get('oid')}"
     if cloud.storm.active():
         wait = cloud.opts.scaled(cloud.storm.retry_after)
         return error(
@@ -149,15 +160,15 @@ def route(cloud: Cloud, req: Request) -> Response:
             f"{cloud.opts.dataverse_requests_per_window} over time window of "
             f"{int(cloud.opts.dataverse_window_s)} seconds.",
             [("Retry-After", fmt_seconds(wait))],
+            key,
         )
-    key = f"{env.name}|{claims.get('oid')}"
     refused = cloud.dataverse_guard.enter(key)
     if refused is not None:
         code, message, wait = refused
-        return error(cloud, 429, code, message, [("Retry-After", fmt_seconds(wait))])
+        return error(cloud, 429, code, message, [("Retry-After", fmt_seconds(wait))], key)
     started = time.monotonic()
     try:
-        ctx = DataverseContext(cloud, req, env)
+        ctx = DataverseContext(cloud, req, env, key)
         ctx.caller = claims
         entity = "/".join(parts[6:])
         low = entity.lower()

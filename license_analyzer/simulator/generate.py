@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
@@ -149,7 +149,11 @@ def build_tenant(opts: SimulatorOptions, base_url: str) -> Tenant:
     _users(tenant, opts, rng)
     _groups(tenant, rng)
     _licences(tenant, rng)
-    _pools(tenant, rng)
+    if opts.traps.group_license_errors:
+        _group_errors(tenant)
+    if opts.traps.success_not_backfilled:
+        _dormant(tenant)
+    _pools(tenant, rng, opts)
     for i in range(opts.dataverse_envs):
         name = ENV_NAMES[i] if i < len(ENV_NAMES) else f"contoso-env{i}"
         env = DataverseEnv(
@@ -410,7 +414,36 @@ def _licences(tenant: Tenant, rng: np.random.Generator) -> None:
                 join(u, makers_g)
 
 
-def _pools(tenant: Tenant, rng: np.random.Generator) -> None:
+# "Not enough licenses ... PowerShell cmdlets report this error as CountViolation"; a group
+# licence that fails is "recorded in an error state" on the user and assigns nothing:
+# https://learn.microsoft.com/entra/identity/users/licensing-groups-resolve-problems
+COUNT_VIOLATION = "CountViolation"
+
+
+def _group_errors(tenant: Tenant) -> None:
+    """The Customer Service licensing group outgrew its seats: its last members (by joining
+    order) are in state Error with CountViolation, unless they hold the SKU another way."""
+    group = next(g for g in tenant.groups if g.display_name == "Customer Service Team")
+    sku_id = c.DYN365_ENTERPRISE_CUSTOMER_SERVICE.sku_id
+    members = [tenant.users[i] for i in group.members if sku_id not in tenant.users[i].direct]
+    for user in members[len(members) - max(1, len(members) // 10):] if len(members) > 1 else []:
+        user.failed[(group.id, sku_id)] = COUNT_VIOLATION
+
+
+def _dormant(tenant: Tenant) -> None:
+    """Every fourth idle person last tried to sign in before December 2023 and holds licences
+    assigned before that: Graph shows the attempt but no successful sign-in."""
+    idle = [u for u in tenant.users if u.persona == "inactive" and u.direct]
+    for k, user in enumerate(idle[::4]):
+        attempt = datetime(2023, 3, 1, 9, tzinfo=UTC) + timedelta(days=(k * 37) % 240)
+        if attempt >= tenant.now - timedelta(days=400):
+            return  # a tenant clock set before those days has no such people
+        user.dormant_since = int(attempt.timestamp())
+        for sku_id in user.direct:
+            user.direct_dates[sku_id] = iso(attempt - timedelta(days=300 + k % 200))
+
+
+def _pools(tenant: Tenant, rng: np.random.Generator, opts: SimulatorOptions) -> None:
     counts: dict[str, int] = {}
     for u in tenant.users:
         for sku_id in effective_sku_ids(tenant, u):
@@ -428,11 +461,14 @@ def _pools(tenant: Tenant, rng: np.random.Generator) -> None:
         "SPE_E3": (1.05, 10, "Enabled"),
         "SPE_E5": (1.0, 3, "Enabled"),
         "ENTERPRISEPACK": (1.0, 5, "Enabled"),
-        "AAD_PREMIUM": (2.0, 10, "Enabled"),
+        "AAD_PREMIUM": (2.0, 10, "Warning" if opts.traps.p1_in_grace else "Enabled"),
         "CDS_DB_CAPACITY": (0.0, 20, "Enabled"),
         "FLOW_FREE": (0.0, 10000, "Enabled"),
         "D365_SALES_ENT_ATTACH": (1.0, 0, "Enabled"),
     }
+    if opts.traps.group_license_errors:
+        # the group's failed members are exactly the seats that were not bought
+        plans["DYN365_ENTERPRISE_CUSTOMER_SERVICE"] = (1.0, 0, "Enabled")
     now = tenant.now
     for sku in c.ALL_SKUS:
         factor, extra, status = plans[sku.part_number]
@@ -464,14 +500,42 @@ def _pools(tenant: Tenant, rng: np.random.Generator) -> None:
             )
             pool.subscription_ids.append(sid)
         tenant.pools.append(pool)
+    if opts.traps.subscription_lifecycle:
+        _lifecycle(tenant, opts)
+
+
+def _lifecycle(tenant: Tenant, opts: SimulatorOptions) -> None:
+    """Subscriptions that will not renew, inside the 90-day renewal horizon: a trial ending, a
+    Suspended one (no seat assignable; it moves on at nextLifecycleDateTime unless reactivated)
+    and a LockedOut one. Status values, isTrial and nextLifecycleDateTime as in
+    https://learn.microsoft.com/graph/api/resources/companysubscription"""
+    rng = np.random.default_rng(opts.seed + 18)  # its own stream: the rest stays as it was
+    now = tenant.now
+    for sub in tenant.subscriptions:
+        if sub.is_trial:
+            sub.next_lifecycle = iso(now + timedelta(days=25))
+    pools = {p.sku.part_number: p for p in tenant.pools}
+    for part, status, seats, days in (("DYN365_ENTERPRISE_CUSTOMER_SERVICE", "Suspended", 10, 30),
+                                      ("DYN365_TEAM_MEMBERS", "LockedOut", 5, 60)):
+        pool = pools[part]
+        sid = new_guid(rng)
+        tenant.subscriptions.append(Subscription(
+            sid, new_guid(rng), pool.sku, seats, status, False,
+            iso(now - timedelta(days=400)), iso(now + timedelta(days=days))))
+        pool.subscription_ids.append(sid)
+        if status == "Suspended":
+            pool.suspended += seats
+        else:
+            pool.locked_out += seats
 
 
 def effective_sku_ids(tenant: Tenant, user: User) -> list[str]:
-    """Distinct skuIds the user holds directly or through a group (pending removals count)."""
+    """Distinct skuIds the user holds directly or through a group (pending removals count); a
+    group licence Entra failed to assign (state Error) holds nothing."""
     out = list(user.direct)
     for gid in sorted(user.groups) + pending_groups(tenant, user):
         for sku_id, _ in tenant.groups_by_id[gid].licenses:
-            if sku_id not in out:
+            if sku_id not in out and (gid, sku_id) not in user.failed:
                 out.append(sku_id)
     return out
 

@@ -34,7 +34,9 @@ READ_ORG = (
 class GraphContext:
     """One Graph request: who calls, and how to answer in Graph's envelope."""
 
-    def __init__(self, cloud: Cloud, req: Request, claims: dict[str, Any]) -> None:
+    def __init__(
+        self, cloud: Cloud, req: Request, claims: dict[str, Any], version: str = "v1.0"
+    ) -> None:
         self.cloud = cloud
         self.req = req
         self.claims = claims
@@ -43,7 +45,8 @@ class GraphContext:
         self.delegated = "scp" in claims
         self.scopes = set(str(claims.get("scp") or "").split())
         self.user_id = str(claims.get("oid", "")) if self.delegated else ""
-        self.root = f"{cloud.base_url}/graph/v1.0"
+        self.version = version
+        self.root = f"{cloud.base_url}/graph/{version}"
 
     def require(self, *any_of: str, roles: tuple[str, ...] | None = None) -> Response | None:
         """Refused unless the app holds one of `any_of`; for a person, also one of the
@@ -153,7 +156,7 @@ def authenticate(cloud: Cloud, req: Request) -> dict[str, Any] | Response:
             ],
         )
     aud = str(claims.get("aud", "")).rstrip("/").lower()
-    if aud != cloud.graph_resource.lower():
+    if cloud.resource_kind(aud) != "graph":
         return error(
             req,
             401,
@@ -163,13 +166,21 @@ def authenticate(cloud: Cloud, req: Request) -> dict[str, Any] | Response:
     return claims
 
 
+def _reads_signin_activity(req: Request, rest: str) -> bool:
+    """A GET of users that selects or filters signInActivity."""
+    if req.method != "GET" or not rest.lower().startswith("users"):
+        return False
+    q = req.query
+    return "signinactivity" in (q.get("$select", "") + " " + q.get("$filter", "")).lower()
+
+
 def route(cloud: Cloud, req: Request) -> Response:
     claims = authenticate(cloud, req)
     if isinstance(claims, Response):
         return claims
     rest = req.path[len("/graph/") :]
     version, _, rest = rest.partition("/")
-    if version not in ("v1.0", "beta"):
+    if version not in ("v1.0", "beta") or (version == "beta" and not cloud.tenant.beta_available):
         return error(req, 400, "BadRequest", f"Invalid version: {version}")
     app = str(claims.get("appid", ""))
     if cloud.storm.active():
@@ -180,11 +191,19 @@ def route(cloud: Cloud, req: Request) -> Response:
         )
     opts = cloud.opts
     wait = cloud.graph_window.hit(app, opts.graph_requests_per_10s, opts.scaled(10.0))
-    if wait is None and rest.lower().startswith("auditlogs/signins"):
+    activity = opts.traps.signin_activity_limits and _reads_signin_activity(req, rest)
+    if wait is None and (activity or rest.lower().startswith("auditlogs/signins")):
+        # Identity and access reports, signInActivity among them: five requests per 10 s per
+        # app per tenant, and GET signInActivity also 10 per minute
+        # (https://learn.microsoft.com/graph/throttling-limits#identity-and-access-reports-service-limits)
         wait = cloud.signin_window.hit(app, opts.signin_requests_per_10s, opts.scaled(10.0))
+    if wait is None and activity:
+        wait = cloud.signin_activity_window.hit(
+            app, opts.signin_activity_requests_per_minute, opts.scaled(60.0)
+        )
     if wait is not None:
         return throttled(req, wait, f"Tenant_Application/Read/{app}/{cloud.tenant.id}")
-    ctx = GraphContext(cloud, req, claims)
+    ctx = GraphContext(cloud, req, claims, version)
     parts = [p for p in rest.split("/") if p]
     low = [p.lower() for p in parts]
     m = req.method

@@ -51,10 +51,12 @@ def organization(ctx: GraphContext) -> Response:
         for name, plan_id in pool.sku.service_plans:
             if plan_id == AAD_PREMIUM_PLAN and not tenant.has_p1:
                 continue
+            # the plan's status follows its subscription: Warning while in the grace period
+            # (https://learn.microsoft.com/graph/api/resources/assignedplan)
             plans.append(
                 {
                     "assignedDateTime": tenant.created_at,
-                    "capabilityStatus": "Enabled",
+                    "capabilityStatus": pool.capability_status,
                     "service": name,
                     "servicePlanId": plan_id,
                 }

@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from . import graph_users
+from .generate import COUNT_VIOLATION, effective_sku_ids
 from .graph_query import next_link, parse_select, parse_top, short_page, start_offset
 from .odata import ODataError, parse_filter
 from .odata import evaluate as odata_evaluate
-from .tenant import Group
+from .tenant import Group, User
 from .wire import Response
 
 if TYPE_CHECKING:
@@ -341,11 +342,38 @@ def add_member(ctx: GraphContext, gid: str) -> Response:
                 "One or more added object references already exist for the "
                 "following modified properties: 'members'.",
             )
+        held = set(effective_sku_ids(tenant, user))
         g.members.append(user.idx)
         g.pending_removals.pop(user.idx, None)
         user.groups.add(g.id)
+        _license_new_member(ctx, g, user, held)
         tenant.touch()
     return Response(204, b"", graph_headers(ctx))
+
+
+def _license_new_member(ctx: GraphContext, g: Group, user: User, held: set[str]) -> None:
+    """Entra licenses a new member in the background; without a free seat for one of the
+    group's products it assigns none of them and records the error on the user: "If Microsoft
+    Entra ID can't assign one of the products ... it won't assign the other licenses in the
+    group either" (https://learn.microsoft.com/entra/identity/users/licensing-groups-resolve-problems)."""
+    tenant = ctx.cloud.tenant
+    for sku_id, _ in g.licenses:
+        user.failed.pop((g.id, sku_id), None)
+    if not ctx.cloud.opts.traps.group_license_errors:
+        return
+    pools = {p.sku.sku_id: p for p in tenant.pools}
+    short = [
+        sku_id
+        for sku_id, _ in g.licenses
+        if sku_id not in held
+        and sku_id in pools
+        and sum(1 for u in tenant.users if sku_id in effective_sku_ids(tenant, u))
+        > pools[sku_id].enabled + pools[sku_id].warning
+    ]
+    if short:
+        for sku_id, _ in g.licenses:
+            if sku_id not in held:
+                user.failed[(g.id, sku_id)] = COUNT_VIOLATION
 
 
 def graph_headers(ctx: GraphContext) -> list[tuple[str, str]]:

@@ -1,4 +1,11 @@
-"""Graph /auditLogs/signIns: interactive sign-ins, newest first, 30-day retention."""
+"""Graph /auditLogs/signIns: newest first, 30-day retention; v1.0 lists interactive sign-ins
+only, beta also non-interactive ones when asked with signInEventTypes.
+
+"This API returns only interactive sign-ins unless you set an explicit filter. For example, the
+filter for getting non-interactive sign-ins is ...$filter=signInEventTypes/any(t: t eq
+'nonInteractiveUser')" (https://learn.microsoft.com/graph/api/resources/signin?view=graph-rest-beta);
+signInEventTypes is a beta property: v1.0 does not know it.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +18,14 @@ import numpy.typing as npt
 
 from .activity import APPS, ERRORS, RESOURCES
 from .graph_query import next_link, parse_top, start_offset
-from .odata import Lit, ODataError, parse_filter, time_bounds, vector_evaluate
+from .odata import Lit, ODataError, parse_filter, paths, time_bounds, vector_evaluate
 from .wire import Response
 
 if TYPE_CHECKING:
     from .graph import GraphContext
 
 RETENTION_DAYS = 30
+EVENT_TYPES = ("interactiveUser", "nonInteractiveUser")  # indexed by "not interactive"
 CITIES = (
     ("Redmond", "Washington", "US", 47.68, -122.12),
     ("Dublin", "Dublin", "IE", 53.35, -6.26),
@@ -44,7 +52,7 @@ def _matches(ctx: GraphContext, flt: str | None) -> npt.NDArray[np.int64]:
     cloud = ctx.cloud
     tenant = cloud.tenant
     now_ts = int(tenant.now.timestamp())
-    key = ("signins", flt, now_ts)
+    key = ("signins", ctx.version, flt, now_ts)
     with cloud.cache_lock:
         hit = cloud.cache.get(key)
     if hit is not None:
@@ -52,6 +60,11 @@ def _matches(ctx: GraphContext, flt: str | None) -> npt.NDArray[np.int64]:
     s = tenant.signins
     lo_ts = now_ts - RETENTION_DAYS * 86400 if cloud.opts.traps.signin_log_rules else 0
     node = parse_filter(flt) if flt else None
+    by_type = node is not None and "signineventtypes" in {p.lower() for p in paths(node)}
+    if by_type and ctx.version != "beta":
+        raise ODataError(
+            "Could not find a property named 'signInEventTypes' on type 'microsoft.graph.signIn'."
+        )
     if node is not None:
         lo_f, hi_f = time_bounds(node, "createddatetime")
         lo_ts = max(lo_ts, int(lo_f) if lo_f > -1e18 else lo_ts)
@@ -64,6 +77,7 @@ def _matches(ctx: GraphContext, flt: str | None) -> npt.NDArray[np.int64]:
     if node is not None and hi > lo:
         users = tenant.users
         t, u, r, a, e = s.t[lo:hi], s.user[lo:hi], s.resource[lo:hi], s.app[lo:hi], s.error[lo:hi]
+        kind = (~s.interactive[lo:hi]).astype(np.int8)
 
         def code(table: tuple[tuple[Any, ...], ...], value: str) -> int:
             return next((i for i, row in enumerate(table) if str(row[0]).lower() == value), -1)
@@ -79,6 +93,10 @@ def _matches(ctx: GraphContext, flt: str | None) -> npt.NDArray[np.int64]:
                 return _ops(op, a, code(APPS, str(val).lower()))
             if p == "status/errorcode":
                 return _ops(op, e, code(ERRORS, str(val)))
+            if p == "signineventtypes":
+                names = [n.lower() for n in EVENT_TYPES]
+                return _ops(op, kind, names.index(str(val).lower()) if str(val).lower() in names
+                            else -1)
             if p in ("userid", "userprincipalname"):
                 target = next(
                     (
@@ -93,6 +111,8 @@ def _matches(ctx: GraphContext, flt: str | None) -> npt.NDArray[np.int64]:
 
         mask = vector_evaluate(node, leaf)
         idx = idx[np.asarray(mask, dtype=bool)]
+    if not by_type:
+        idx = idx[s.interactive[idx]]  # interactive sign-ins only, unless asked otherwise
     idx = idx[::-1].copy()
     with cloud.cache_lock:
         stale = [k for k in cloud.cache if isinstance(k, tuple) and k[0] == "signins"]
@@ -110,10 +130,11 @@ def render(ctx: GraphContext, i: int) -> dict[str, Any]:
     code, reason = ERRORS[int(s.error[i])]
     city, state, country, lat, lon = CITIES[user.idx % len(CITIES)]
     ts = int(s.t[i])
+    interactive = bool(s.interactive[i])
     sid = uuid.UUID(
         int=(ctx.cloud.opts.seed * 1_000_003 + i * 2654435761) % (1 << 128) | (1 << 127)
     )
-    return {
+    body: dict[str, Any] = {
         "id": str(sid),
         "createdDateTime": datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "userDisplayName": user.display_name,
@@ -122,10 +143,10 @@ def render(ctx: GraphContext, i: int) -> dict[str, Any]:
         "appId": app_id,
         "appDisplayName": app_name,
         "ipAddress": f"203.0.113.{user.idx % 250 + 1}",
-        "clientAppUsed": "Browser",
+        "clientAppUsed": "Browser" if interactive else "Mobile Apps and Desktop clients",
         "correlationId": str(uuid.uuid5(sid, "correlation")),
         "conditionalAccessStatus": "notApplied",
-        "isInteractive": True,
+        "isInteractive": interactive,
         "riskDetail": "none",
         "riskLevelAggregated": "none",
         "riskLevelDuringSignIn": "none",
@@ -158,6 +179,9 @@ def render(ctx: GraphContext, i: int) -> dict[str, Any]:
         },
         "appliedConditionalAccessPolicies": [],
     }
+    if ctx.version == "beta":
+        body["signInEventTypes"] = [EVENT_TYPES[0 if interactive else 1]]
+    return body
 
 
 def list_signins(ctx: GraphContext) -> Response:

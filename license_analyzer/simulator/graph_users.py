@@ -59,8 +59,16 @@ def _iso(ts: int) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def signin_arrays(ctx: GraphContext) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Last interactive attempt and last success per user as of the tenant clock."""
+# lastSuccessfulSignInDateTime: "Effective December 1, 2023 ... The data isn't backfilled":
+# https://learn.microsoft.com/graph/api/resources/signinactivity
+SUCCESS_KEPT_SINCE = int(datetime(2023, 12, 1, tzinfo=UTC).timestamp())
+
+
+def signin_arrays(
+    ctx: GraphContext,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Last interactive attempt, last non-interactive attempt and last success per user as of
+    the tenant clock."""
     cloud = ctx.cloud
     now_ts = int(cloud.tenant.now.timestamp())
     key = ("signin-activity", now_ts)
@@ -70,14 +78,17 @@ def signin_arrays(ctx: GraphContext) -> tuple[npt.NDArray[np.int64], npt.NDArray
         return hit  # type: ignore[no-any-return]
     s = cloud.tenant.signins
     upto = int(np.searchsorted(s.t, now_ts, side="right"))
+    users, times, kinds = s.user[:upto], s.t[:upto], s.interactive[:upto]
     last = cloud.tenant.prior_interactive.copy()
-    np.maximum.at(last, s.user[:upto], s.t[:upto])
+    np.maximum.at(last, users[kinds], times[kinds])
+    noninteractive = np.zeros_like(last)
+    np.maximum.at(noninteractive, users[~kinds], times[~kinds])
     ok = s.error[:upto] == 0
     success = cloud.tenant.prior_success.copy()
-    np.maximum.at(success, s.user[:upto][ok], s.t[:upto][ok])
+    np.maximum.at(success, users[ok], times[ok])
     with cloud.cache_lock:
-        cloud.cache[key] = (last, success)
-    return last, success
+        cloud.cache[key] = (last, noninteractive, success)
+    return last, noninteractive, success
 
 
 def _request_id(user: User, ts: int) -> str:
@@ -85,15 +96,18 @@ def _request_id(user: User, ts: int) -> str:
 
 
 def sign_in_activity(ctx: GraphContext, user: User, raw: bool = False) -> dict[str, Any] | None:
-    last, success = signin_arrays(ctx)
+    last, logged_ni, success = signin_arrays(ctx)
     li, ls = int(last[user.idx]), int(success[user.idx])
     now_ts = int(ctx.cloud.tenant.now.timestamp())
-    noninteractive = 0
+    noninteractive = int(logged_ni[user.idx])
     if user.persona == "service":
-        noninteractive = now_ts - 600 - user.idx % 7200
+        noninteractive = max(noninteractive, now_ts - 600 - user.idx % 7200)
         ls = max(ls, noninteractive)
     elif ls:
-        noninteractive = min(now_ts, ls + 3 * 3600)
+        # token refreshes of Microsoft 365 apps, which the simulated log does not list
+        noninteractive = max(noninteractive, min(now_ts, ls + 3 * 3600))
+    if ctx.cloud.opts.traps.success_not_backfilled and ls < SUCCESS_KEPT_SINCE:
+        ls = 0
     if raw:
         return {
             "lastSignInDateTime": _iso(li) if li else None,
@@ -169,14 +183,17 @@ def license_states(ctx: GraphContext, user: User) -> list[dict[str, Any]]:
     for gid in sorted(user.groups) + pending_groups(tenant, user):
         group = tenant.groups_by_id[gid]
         for sku_id, plans in group.licenses:
+            failed = user.failed.get((gid, sku_id))
+            # a group licence Entra could not assign: state Error with its reason
+            # (https://learn.microsoft.com/graph/api/resources/licenseassignmentstate)
             out.append(
                 {
                     "assignedByGroup": gid,
                     "disabledPlans": list(plans),
-                    "error": err,
+                    "error": failed or err,
                     "lastUpdatedDateTime": group.license_date,
                     "skuId": _sku(user, sku_id),
-                    "state": state,
+                    "state": "Error" if failed else state,
                 }
             )
     return out

@@ -85,6 +85,20 @@ class DataverseGuard:
             calls.append((now, 0.0))
         return None
 
+    def remaining(self, key: str) -> tuple[int, float]:
+        """(requests, execution seconds) the caller has left in the current window, the time
+        in Microsoft's unscaled seconds (of 1,200 per 300 s): a budget, not a wait, so a client
+        shrinks it by its own time scale."""
+        o = self.opts
+        window = o.scaled(o.dataverse_window_s)
+        now = time.monotonic()
+        with self._lock:
+            calls = [c for c in self._events.get(key, ()) if c[0] >= now - window]
+            spent = sum(e[1] for e in self._spent.get(key, ()) if e[0] >= now - window)
+        left = max(0.0, o.scaled(o.dataverse_execution_s) - spent)
+        return (max(0, o.dataverse_requests_per_window - len(calls)),
+                left / o.time_scale if o.time_scale > 0 else left)
+
     def leave(self, key: str, started: float) -> None:
         now = time.monotonic()
         with self._lock:

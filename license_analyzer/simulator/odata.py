@@ -344,6 +344,13 @@ def vector_evaluate(node: Node, leaf: Callable[[str, str, Lit], Any]) -> Any:
         for m in masks[1:]:
             out = out | m
         return out
+    if op == "any" and node[3] is not None:
+        # a collection holding one value per record (a sign-in's signInEventTypes): the
+        # lambda's variable stands for the collection itself
+        collection, var = node[1], node[2]
+        return vector_evaluate(
+            node[3], lambda o, path, lit: leaf(o, collection if path == var else path, lit)
+        )
     raise ODataError(
         f"The query specified in the URI is not valid: '{op}' is not supported on this collection."
     )

@@ -21,6 +21,19 @@ class Traps:
     per_env_systemuserids: bool = True
     async_group_licensing: bool = True
     group_removal_refusals: bool = True
+    # Group licences that outgrow the purchased seats end in state Error (CountViolation).
+    group_license_errors: bool = True
+    # Dynamics and F&O use seen only as non-interactive sign-ins (beta signInEventTypes).
+    non_interactive_signins: bool = True
+    # Subscriptions Suspended, LockedOut and trials ending inside the renewal horizon.
+    subscription_lifecycle: bool = True
+    # The standalone Entra ID P1 subscription is in its grace period (capabilityStatus Warning).
+    p1_in_grace: bool = True
+    # The Power Platform admin API lists environments over several pages (`nextLink`).
+    bap_paging: bool = True
+    # lastSuccessfulSignInDateTime is blank for successes before 2023-12-01 (not backfilled),
+    # and some people last tried to sign in before that day.
+    success_not_backfilled: bool = True
 
 
 @dataclass(frozen=True)
@@ -49,6 +62,9 @@ class SimulatorOptions:
     # Limits, in unscaled seconds; time_scale shrinks the windows.
     graph_requests_per_10s: int = 8000
     signin_requests_per_10s: int = 5
+    # GET signInActivity: 10 requests per minute per app per tenant (Graph throttling limits)
+    signin_activity_requests_per_minute: int = 10
+    bap_page_size: int = 2
     dataverse_requests_per_window: int = 6000
     dataverse_window_s: float = 300.0
     dataverse_concurrency: int = 52

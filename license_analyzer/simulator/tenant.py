@@ -117,6 +117,8 @@ class User:
         "dyn_envs",
         "fno",
         "manager",
+        "failed",
+        "dormant_since",
     )
 
     def __init__(self, idx: int, uid: str, upn: str, given: str, surname: str) -> None:
@@ -143,6 +145,10 @@ class User:
         self.usage_location = "US"
         self.dyn_envs: list[int] = []
         self.fno = False
+        # (group id, skuId) -> error of a group licence Entra failed to assign (state Error)
+        self.failed: dict[tuple[str, str], str] = {}
+        # epoch seconds of a last sign-in before December 2023, nothing since (0 = none)
+        self.dormant_since = 0
         self.manager: int | None = None  # index of the user's manager
 
 
@@ -234,13 +240,14 @@ class AuditColumns:
 
 @dataclass
 class SigninColumns:
-    """Interactive sign-ins, sorted by time; codes index the tables in activity.py."""
+    """User sign-ins, sorted by time; codes index the tables in activity.py."""
 
     t: npt.NDArray[np.int64]
     user: npt.NDArray[np.int32]
     resource: npt.NDArray[np.int8]
     app: npt.NDArray[np.int8]
     error: npt.NDArray[np.int8]
+    interactive: npt.NDArray[np.bool_]
 
     def __len__(self) -> int:
         return int(self.t.shape[0])
@@ -339,6 +346,8 @@ class Tenant:
         self._now = now
         self.app = app
         self.has_p1 = True
+        # Graph beta answers (some clouds and proxies refuse it)
+        self.beta_available = True
         self.lock = threading.RLock()
         self.version = 0
         self.users: list[User] = []
@@ -355,6 +364,7 @@ class Tenant:
             np.zeros(0, np.int8),
             np.zeros(0, np.int8),
             np.zeros(0, np.int8),
+            np.zeros(0, np.bool_),
         )
         # Last sign-in attempts older than the generated sign-in log, per user (0 = none).
         self.prior_interactive = np.zeros(0, np.int64)

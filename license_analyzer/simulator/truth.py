@@ -63,6 +63,12 @@ class Truth:
                         {"skuId": s, "skuPartNumber": part.get(s, ""), "via": via[s]} for s in held
                     ],
                     "groups": sorted(u.groups),
+                    # group licences Entra failed to assign: state Error, no seat held
+                    "failed": [
+                        {"skuId": s, "via": f"group:{g}", "error": e}
+                        for (g, s), e in sorted(u.failed.items())
+                        if g in u.groups
+                    ],
                     "dataverse_envs": [t.dataverse[i].url for i in u.dyn_envs],
                     "fno": u.fno,
                 }
@@ -98,17 +104,18 @@ class Truth:
         start: date | datetime | None = None,
         end: date | datetime | None = None,
     ) -> int:
-        """Sign-ins the v1.0 log shows for that resource in [start, end)."""
+        """Sign-ins the v1.0 log shows for that resource in [start, end): interactive ones."""
         s = self.tenant.signins
         code = next((i for i, r in enumerate(RESOURCES) if r[0] == resource_id.lower()), -1)
-        mask = self._signin_mask() & (s.resource == code)
+        mask = self._signin_mask() & (s.resource == code) & s.interactive
         mask &= (s.t >= _ts(start, -(1 << 62))) & (s.t < _ts(end, 1 << 62))
         return int(mask.sum())
 
     def activity_days(
         self, since: date | datetime | None = None
     ) -> list[tuple[str, str, str, date, int]]:
-        """(entra id, source, env url or "", UTC day, events) for every visible evidence record.
+        """(entra id, source, env url or "", UTC day, events) for every visible evidence record;
+        sign-ins per resource and kind (signin_crm, signin_crm_noninteractive, ...).
 
         Dataverse rows count human systemusers only (including ones whose Entra user was
         deleted, which resolve to an object id Graph no longer lists).
@@ -133,8 +140,10 @@ class Truth:
         base = self._signin_mask() & (s.t >= since_ts) & (s.error == 0)
         for source, res in (("signin_crm", CRM_RESOURCE), ("signin_erp", ERP_RESOURCE)):
             code = next(i for i, r in enumerate(RESOURCES) if r[0] == res)
-            m = base & (s.resource == code)
-            rows += _group(s.user[m], s.t[m], ids, source, "")
+            kinds = ((source, s.interactive), (f"{source}_noninteractive", ~s.interactive))
+            for name, kind in kinds:
+                m = base & (s.resource == code) & kind
+                rows += _group(s.user[m], s.t[m], ids, name, "")
         return rows
 
 

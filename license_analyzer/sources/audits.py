@@ -35,7 +35,8 @@ SOURCE = "dataverse_audit"
 # Dataverse service protection: 1,200 s of execution per 300 s per user and web server; keep a
 # margin for the requests of other streams and for clock differences
 EXECUTION_WINDOW_S = 300.0
-EXECUTION_BUDGET_S = 1080.0
+EXECUTION_RESERVE_S = 120.0
+EXECUTION_BUDGET_S = 1200.0 - EXECUTION_RESERVE_S
 
 
 def _retention(env: Environment | None) -> timedelta | None:
@@ -54,7 +55,8 @@ def fetch_window(client: httpx.Client, window: Window, humans: pl.DataFrame, *, 
     got = list(pages(client, AUDITS, query, what=f"Reading the user-access audit of {url}",
                      on_page=ticker.page,
                      before_request=(lambda: tokens.append(budget.start())) if budget else None,
-                     after_request=(lambda: budget.finish(tokens.pop())) if budget else None))
+                     after_request=(lambda response: budget.finish(tokens.pop(), response))
+                     if budget else None))
     return audit_day_rows(got, humans, profile=profile, environment=url)
 
 
@@ -86,7 +88,8 @@ def collect_audits(ctx: Context, ticker: Ticker, url: str) -> str | None:
 
     limit = AdaptiveLimit(ctx.profile.audit_concurrency, throttled)
     scale = ctx.tuning.time_scale
-    budget = ExecutionBudget(EXECUTION_BUDGET_S * scale, EXECUTION_WINDOW_S * scale)
+    budget = ExecutionBudget(EXECUTION_BUDGET_S * scale, EXECUTION_WINDOW_S * scale,
+                             reserve_s=EXECUTION_RESERVE_S * scale, report_scale=scale)
 
     def run(window: Window) -> pl.DataFrame:
         limit.acquire()

@@ -34,12 +34,20 @@ log = logging.getLogger(__name__)
 P1_PLAN_IDS = frozenset({"41781fb2-bc02-4b7c-bd55-b576c07bb09d",
                          "eec0eb4f-6444-4f95-aba0-50c24d67f998"})
 P1_SERVICES = frozenset({"aadpremiumservice"})
+# "Warning: Available for normal use and assignment but is in a grace period": a P1 in its
+# grace period still serves sign-in data (https://learn.microsoft.com/graph/api/resources/assignedplan)
+USABLE = frozenset({"enabled", "warning"})
+
+
+def usable(status: object) -> bool:
+    """A capabilityStatus whose capability still works (missing counts as enabled)."""
+    return (text(status) or "Enabled").strip().lower() in USABLE
 
 
 def has_premium_plan(plans: list[Record]) -> bool:
-    """An enabled Entra ID P1/P2 plan among organization.assignedPlans."""
+    """A usable Entra ID P1/P2 plan among organization.assignedPlans."""
     for plan in plans:
-        if text(plan.get("capabilityStatus")) not in (None, "Enabled"):
+        if not usable(plan.get("capabilityStatus")):
             continue
         if guid(plan.get("servicePlanId")) in P1_PLAN_IDS:
             return True
@@ -92,7 +100,7 @@ def collect_skus(ctx: Context, ticker: Ticker) -> str | None:
     rows = [_sku_row(ctx, s) for s in records(ctx.clients.graph(), SUBSCRIBED_SKUS,
                                               on_page=ticker.page)]
     rows = [r for r in rows if r["sku_id"]]
-    if any(r["capability_status"] == "Enabled" and any(
+    if any(usable(r["capability_status"]) and any(
             (p["name"] or "").upper().startswith("AAD_PREMIUM") for p in r["service_plans"])
            for r in rows):
         ctx.has_p1 = True

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import polars as pl
@@ -23,14 +23,17 @@ from license_analyzer.errors import AuthError
 from license_analyzer.sources.context import Context, Degraded, Ticker
 from license_analyzer.sources.http.errors import MissingPermission, NoPremiumLicense
 from license_analyzer.sources.http.retry import ThrottledTooLong
+from license_analyzer.sources.pacing import TokenBucket
 from license_analyzer.sources.paginate import Record, pages
 from license_analyzer.sources.state import extend_coverage, save_state
 from license_analyzer.sources.streams import USERS, USERS_WITHOUT_SIGNIN
 from license_analyzer.sources.upsert import table_of, upsert
 from license_analyzer.sources.values import flag, guid, moment, text
+from license_analyzer.sources.windows import day_start
 from license_analyzer.store.activity import ACTIVITY_SCHEMA, scan_activity, write_activity
 from license_analyzer.store.models import (
     AssignmentOrigin,
+    Coverage,
     DirectoryUser,
     LicenseAssignment,
     Profile,
@@ -40,8 +43,8 @@ log = logging.getLogger(__name__)
 
 DIRECT = "direct"
 ENTRA_SIGNIN = "entra_signin"
-# "Effective December 1, 2023 ... The data isn't backfilled" (signInActivity resource)
-SUCCESSFUL_SIGN_IN_SINCE = datetime(2023, 12, 1, tzinfo=UTC)
+# a listing this soon after the last one continues its coverage (a daily schedule that slips)
+LISTINGS_CONTINUE = timedelta(days=2)
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,12 @@ class Held:
     state: str | None
     error: str | None
     updated_at: datetime | None
+
+    @property
+    def holds_seat(self) -> bool:
+        """State Error: Entra could not assign it (CountViolation ...), so it holds nothing
+        (https://learn.microsoft.com/graph/api/resources/licenseassignmentstate)."""
+        return (self.state or "").lower() != "error"
 
 
 @dataclass
@@ -111,14 +120,25 @@ def _user_row(ctx: Context, user_id: str, u: Record, with_signin: bool) -> dict[
     return row
 
 
+def signin_activity_bucket(ctx: Context) -> TokenBucket:
+    """Pacing for pages of users with signInActivity: "GET signInActivity ... 10 requests per
+    minute" per app and tenant, besides the reports' five per 10 s, so no burst and a request
+    every 6 s and a tenth more: a window that starts a moment later on the service's clock
+    would refuse the one that comes exactly on time
+    (https://learn.microsoft.com/graph/throttling-limits#identity-and-access-reports-service-limits)."""
+    per_minute = ctx.profile.signin_activity_requests_per_minute
+    return TokenBucket(1, 1.1 * 60.0 / per_minute * ctx.tuning.time_scale)
+
+
 def read_users(ctx: Context, ticker: Ticker) -> tuple[Listing, Exception | None]:
     """The listing, with signInActivity when the tenant allows it; a soft stop is returned."""
     listing = Listing(sign_in_collected=ctx.has_p1 is not False)
     stream = USERS if listing.sign_in_collected else USERS_WITHOUT_SIGNIN
     graph = ctx.clients.graph()
     stopped: Exception | None = None
+    paced = signin_activity_bucket(ctx).acquire if listing.sign_in_collected else None
     try:
-        for page in pages(graph, stream, on_page=ticker.page):
+        for page in pages(graph, stream, on_page=ticker.page, before_request=paced):
             _take(ctx, listing, page)
         listing.complete = True
     except (NoPremiumLicense, MissingPermission) as exc:
@@ -196,9 +216,22 @@ def store_listing(ctx: Context, session: Session, listing: Listing) -> None:
     if listing.sign_in_collected:
         _write_signin_days(ctx, session, listing.users)
         if listing.complete:
-            # lastSuccessfulSignInDateTime speaks for all time since Microsoft began keeping it
-            extend_coverage(session, ctx.name, ENTRA_SIGNIN, "", SUCCESSFUL_SIGN_IN_SINCE,
-                            ctx.now)
+            _extend_signin_coverage(ctx, session)
+
+
+def _extend_signin_coverage(ctx: Context, session: Session) -> None:
+    """Coverage of the entra_signin days: from the first complete listing on, continued by each
+    listing that follows the last within LISTINGS_CONTINUE (a missed day breaks it: a user's
+    sign-ins on days no listing saw are lost). The last successful sign-in itself speaks for
+    all time since December 2023; the analysis reaches back to then for last activity
+    (pipeline.evidence.channel_coverage), but counts active days only over these spans."""
+    last = session.exec(select(Coverage).where(
+        Coverage.profile == ctx.name, Coverage.source == ENTRA_SIGNIN, Coverage.environment == "")
+        .order_by(col(Coverage.end).desc())).first()
+    previous_end = _aware(last.end) if last is not None else None
+    continues = previous_end is not None and ctx.now - previous_end <= LISTINGS_CONTINUE
+    start = previous_end if continues and previous_end is not None else day_start(ctx.now)
+    extend_coverage(session, ctx.name, ENTRA_SIGNIN, "", start, ctx.now)
 
 
 def _chunks(values: list[str], size: int = 5000) -> list[list[str]]:
@@ -255,6 +288,8 @@ def _sync_origins(ctx: Context, session: Session, held: list[Held], scope: set[s
     new grace period."""
     earliest: dict[tuple[str, str], tuple[datetime, str]] = {}
     for h in held:
+        if not h.holds_seat:
+            continue  # an assignment error is no assignment: no date to keep
         when, why = ((h.updated_at, "licenseAssignmentStates")
                      if h.updated_at is not None and h.updated_at <= ctx.now
                      else (ctx.now, "first_seen"))

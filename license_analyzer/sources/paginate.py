@@ -1,4 +1,5 @@
-"""The one `@odata.nextLink` paginator (singer-sdk's BaseAPIPaginator.advance).
+"""The one next-link paginator (singer-sdk's BaseAPIPaginator.advance): `@odata.nextLink`, or
+the field the stream names (the Power Platform admin API says `nextLink`).
 
 The next link is followed verbatim: skiptokens are opaque and never parsed. A link seen twice
 means the server is looping, which would otherwise never end, so it is an error. A link to
@@ -26,11 +27,13 @@ def pages(client: httpx.Client, stream: Stream, params: dict[str, str] | None = 
           path: str | None = None, what: str | None = None,
           on_page: Callable[[int], None] | None = None,
           before_request: Callable[[], object] | None = None,
-          after_request: Callable[[], object] | None = None) -> Iterator[list[Record]]:
+          after_request: Callable[[httpx.Response | None], object] | None = None
+          ) -> Iterator[list[Record]]:
     """Yield each page's `value` list; the stream's headers go with every request.
 
     `before_request` and `after_request` run around each page's request (client-side pacing
-    and the execution-time budget), whatever its outcome."""
+    and the execution-time budget), whatever its outcome; `after_request` gets the response
+    (None when there was none)."""
     label = what or stream.what
     headers = dict(stream.headers)
     url: str = path or stream.path
@@ -39,13 +42,14 @@ def pages(client: httpx.Client, stream: Stream, params: dict[str, str] | None = 
     while True:
         if before_request is not None:
             before_request()
+        response: httpx.Response | None = None
         try:
             response = client.get(url, params=query, headers=headers)
         except httpx.TransportError as exc:
             raise transport_error(exc, label) from None
         finally:
             if after_request is not None:
-                after_request()
+                after_request(response)
         check(response, label)
         try:
             body = orjson.loads(response.content)
@@ -59,7 +63,7 @@ def pages(client: httpx.Client, stream: Stream, params: dict[str, str] | None = 
         if on_page is not None:
             on_page(len(records))
         yield records
-        link = body.get("@odata.nextLink")
+        link = body.get(stream.next_link)
         if not link:
             return
         there = origin_of(link)

@@ -35,6 +35,7 @@ class Stream:
     cursor_field: str | None = None
     params: Mapping[str, str] = field(default_factory=lambda: _frozen())
     headers: Mapping[str, str] = field(default_factory=lambda: _frozen())
+    next_link: str = "@odata.nextLink"  # the field naming the next page
 
     def query(self, *, filter: str | None = None, select: tuple[str, ...] | None = None,
               **extra: str) -> dict[str, str]:
@@ -133,6 +134,10 @@ SIGNINS = Stream(
     # no $select: the sign-in log does not support it
     params=_frozen(**{"$top": "1000"}),
 )
+# v1.0 lists interactive sign-ins only; beta lists non-interactive ones too when the filter
+# names them: "This API returns only interactive sign-ins unless you set an explicit filter"
+# (https://learn.microsoft.com/graph/api/resources/signin?view=graph-rest-beta)
+ALL_USER_SIGNINS = "signInEventTypes/any(t: t eq 'interactiveUser' or t eq 'nonInteractiveUser')"
 
 DATAVERSE_ORGANIZATION = Stream(
     name="dataverse_organization", api="dataverse", path="/organizations",
@@ -165,9 +170,12 @@ FNO_SYSTEMUSERS = Stream(
     params=_frozen(**{"cross-company": "true"}),
 )
 
+# The admin API names its next page `nextLink`, as Microsoft's own client reads it
+# (Microsoft.PowerApps.Administration.PowerShell InvokeApi; copy in microsoft/coe-starter-kit
+# coe-cli/scripts/Microsoft.PowerApps.RestClientModule.psm1)
 BAP_ENVIRONMENTS = Stream(
     name="environments", api="power_platform",
     path="/providers/Microsoft.BusinessAppPlatform/scopes/admin/environments",
     primary_key=("name",), what="Listing environments through the Power Platform admin API",
-    params=_frozen(**{"api-version": "2023-06-01"}),
+    params=_frozen(**{"api-version": "2023-06-01"}), next_link="nextLink",
 )

@@ -71,13 +71,16 @@ class WindowCommitter:
     def __init__(self, store: Store, windows: list[Window], *, profile: str, stream: str,
                  partition: str, source: str, environment: str, run_id: int | None,
                  flush_every_s: float = 5.0, cover: bool = True,
-                 on_commit: Callable[[int], None] | None = None) -> None:
+                 on_commit: Callable[[int], None] | None = None,
+                 also: tuple[str, ...] = ()) -> None:
         self.store = store
         self.windows = windows
         self.profile = profile
         self.stream = stream
         self.partition = partition
-        self.source = source
+        # the sources the stream's rows are split into (one file and coverage each): its own,
+        # and `also` (the sign-in log's non-interactive kind)
+        self.sources = (source, *also)
         self.environment = environment
         self.run_id = run_id
         self.flush_every_s = flush_every_s
@@ -108,14 +111,17 @@ class WindowCommitter:
         frame = pl.concat([b.select(list(ACTIVITY_SCHEMA)) for b in batch]) if batch else \
             empty_activity()
         with self.store.session() as session:
-            write_activity(session, self.store, frame, profile=self.profile, source=self.source,
-                           environment=self.environment, window_start=start.day,
-                           window_end=end.last_day, run_id=self.run_id)
+            for source in self.sources:
+                rows = frame.filter(pl.col("source") == source) if len(self.sources) > 1 \
+                    else frame
+                write_activity(session, self.store, rows, profile=self.profile, source=source,
+                               environment=self.environment, window_start=start.day,
+                               window_end=end.last_day, run_id=self.run_id)
+                if self.cover:
+                    extend_coverage(session, self.profile, source, self.environment,
+                                    start.start, end.end)
             save_state(session, self.profile, self.stream, self.partition, cursor=end.end,
                        records=frame.height, keep_message=True)
-            if self.cover:
-                extend_coverage(session, self.profile, self.source, self.environment,
-                                start.start, end.end)
         self.committed_windows += len(batch)
         self.committed_rows += frame.height
         if self.on_commit is not None:

@@ -345,7 +345,7 @@ class PositionDaily(SQLModel, table=True):
     never_used: int = 0
     in_grace: int = 0
     no_data: int = 0
-    low_usage: int = 0
+    low_usage: int | None = None  # None: no active holder's evidence covers the low-usage window
     over_assigned: int = 0
     unassigned: int = 0
     unit_price_monthly: float | None = None
@@ -354,6 +354,25 @@ class PositionDaily(SQLModel, table=True):
     reducible_at_renewal: int = 0
     next_renewal: date | None = None
     waste_counts: bool = True  # False for company-level capacity and free SKUs
+    # users a licensing group (or an assignment) failed to license: state Error, no seat held
+    assignment_errors: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+
+
+class AssignmentErrorDaily(SQLModel, table=True):
+    """Per as-of day, each (user, SKU) whose every assignment is in state Error: who should
+    have a license and does not (the report's "License assignment errors")."""
+
+    profile: str = Field(primary_key=True)
+    day: date = Field(primary_key=True)
+    user_id: str = Field(primary_key=True)
+    sku_id: str = Field(primary_key=True)
+    sku_part_number: str
+    product_name: str
+    user_principal_name: str
+    display_name: str | None = None
+    department: str | None = None
+    assigned_via: str  # "group:<id>" (or "direct"), joined by ","
+    error: str  # CountViolation, MutuallyExclusiveViolation, ..., several joined by ", "
 
 
 class DepartmentPositionDaily(SQLModel, table=True):

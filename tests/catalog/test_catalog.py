@@ -57,13 +57,16 @@ def test_families_and_environment_mapping() -> None:
     assert families.counts_environment("customer_service", ["customer_service"])
     assert not families.counts_environment("finance", [])
     assert "signin_erp" in families.families["team_members"].sources
+    # a resource's sign-ins count whether interactive or not (two sources, one entry)
+    assert families.families["finance"].sources == ("signin_erp", "signin_erp_noninteractive")
 
 
 def test_overlap_and_downgrade_tables() -> None:
     e5 = next(o for o in load_overlaps() if o.covering == "SPE_E5")
     assert {"ENTERPRISEPACK", "SPE_E3"} <= set(e5.covered)
     sales = next(o for o in load_overlaps() if o.covering == "DYN365_ENTERPRISE_SALES")
-    assert "DYN365_TEAM_MEMBERS" in sales.covered and sales.unless_sources == ("signin_erp",)
+    assert "DYN365_TEAM_MEMBERS" in sales.covered
+    assert sales.unless_sources == ("signin_erp", "signin_erp_noninteractive")
     targets = {d.from_: d.to for d in load_downgrades()}
     assert targets == {"DYN365_ENTERPRISE_SALES": "DYN365_TEAM_MEMBERS",
                        "D365_SALES_PRO": "DYN365_TEAM_MEMBERS",

@@ -101,6 +101,11 @@ CHANGES: dict[str, tuple[Callable[[Any], None], int]] = {
     "a new license": (lambda s: assign(s, _uid("user1"), _sales(), since=utc(2026, 11, 1)), 1),
     "a license removed": (_set(LicenseAssignment, col(LicenseAssignment.user_id) ==
                                _uid("user2"), valid_to=utc(2026, 11, 20, 6)), 1),
+    # an assignment in state Error holds no seat: the license leaves the facts (migration 0004
+    # has the triggers watch state and error)
+    "a license assignment fails": (_set(LicenseAssignment, col(LicenseAssignment.user_id) ==
+                                        _uid("user2"), state="Error", error="CountViolation"),
+                                   1),
     "an assignment date corrected": (_set(AssignmentOrigin, col(AssignmentOrigin.user_id) ==
                                           _uid("user3"), assigned_since=utc(2026, 11, 10),
                                           provenance="first_seen"), 1),

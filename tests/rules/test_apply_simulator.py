@@ -322,3 +322,16 @@ def test_an_interrupted_apply_is_finished_by_the_next(sim: Simulator, config: Co
         assert s.exec(select(AppliedChange.status)).one() == "applied"
         assert s.exec(select(Candidate.status)).one() == "applied"
     store.dispose()
+
+
+def test_an_assignment_in_error_is_no_path_to_remove(sim: Simulator, graph: httpx.Client
+                                                     ) -> None:
+    """A group licence in state Error holds no seat: apply's live read sees no hold and no
+    group to take the user out of."""
+    from license_analyzer.rules.graph_ops import read_user
+
+    failed = [(u["id"], f["skuId"]) for u in sim.truth.users() for f in u["failed"]]
+    assert failed
+    user_id, sku_id = failed[0]
+    live = read_user(graph, user_id, sku_id)
+    assert live is not None and not live.held and live.groups == () and live.paths == ""

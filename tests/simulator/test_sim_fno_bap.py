@@ -54,15 +54,25 @@ def test_audience_must_match_exactly_and_app_must_be_registered(own: Api, sim: S
     assert r.status_code == 401 and r.json()["Message"] == "Authentication failed."
 
 
-def test_power_platform_environments(api: Api) -> None:
+def test_power_platform_environments_come_in_pages_linked_by_next_link(api: Api) -> None:
+    """The admin API pages with `nextLink`, not `@odata.nextLink`; the token may name the
+    Power Apps service audience Microsoft's own clients ask for, or the simulator's URL."""
     base = api.info["power_platform_url"]
-    token = api.token(base)
-    r = api.http.get(
-        base + "/providers/Microsoft.BusinessAppPlatform/scopes/admin/environments"
-        "?api-version=2023-06-01",
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    envs = r.json()["value"]
+    url: str | None = (base + "/providers/Microsoft.BusinessAppPlatform/scopes/admin/environments"
+                       "?api-version=2023-06-01")
+    envs, pages = [], 0
+    for audience in ("https://service.powerapps.com", base):
+        assert api.token_response(audience).status_code == 200
+    token = api.token("https://service.powerapps.com")
+    while url:
+        r = api.http.get(url, headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert "@odata.nextLink" not in body
+        envs += body["value"]
+        url = body.get("nextLink")
+        pages += 1
+    assert pages >= 2
     linked = [e["properties"]["linkedEnvironmentMetadata"] for e in envs]
     assert None in linked
     urls = {m["instanceApiUrl"] for m in linked if m}

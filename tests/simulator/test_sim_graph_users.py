@@ -123,7 +123,8 @@ def test_traps_can_be_switched_off() -> None:
     opts = SimulatorOptions(
         users=80,
         traps=Traps(
-            short_pages=False, sentinel_dates=False, none_error_strings=False, sku_id_case=False
+            short_pages=False, sentinel_dates=False, none_error_strings=False, sku_id_case=False,
+            group_license_errors=False,
         ),
     )
     with Simulator(opts) as sim:

@@ -35,7 +35,8 @@ from license_analyzer.store.models import (
 from tests.sources.fast import SCALE, TUNING, fast_clients
 
 NOW = datetime(2026, 11, 21, 6, tzinfo=UTC)
-ACTIVITY_SOURCES = ("dataverse_audit", "signin_crm", "signin_erp")
+ACTIVITY_SOURCES = ("dataverse_audit", "signin_crm", "signin_erp", "signin_crm_noninteractive",
+                    "signin_erp_noninteractive")
 
 
 def options(**overrides: Any) -> SimulatorOptions:

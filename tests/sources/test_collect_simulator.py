@@ -25,7 +25,8 @@ from tests.sources.simhelp import first_days, options, run, sim_config, stored_d
 
 def _activity_matches(store: Store, sim: Simulator) -> None:
     starts = first_days(store, sim)
-    assert {s for s, _ in starts} == {"dataverse_audit", "signin_crm", "signin_erp"}
+    assert {s for s, _ in starts} == {"dataverse_audit", "signin_crm", "signin_erp",
+                                      "signin_crm_noninteractive", "signin_erp_noninteractive"}
     assert_frame_equal(stored_days(store, starts), truth_days(sim, starts))
 
 
@@ -45,11 +46,14 @@ def test_first_and_second_run_match_the_ground_truth(store: Store, tmp_path: Pat
         with store.session() as session:
             users = session.exec(select(DirectoryUser)).all()
             assert {u.id for u in users} == set(truth)
-            held = {(a.user_id, a.sku_id, a.via) for a in session.exec(
-                select(LicenseAssignment)).all()}
+            rows = session.exec(select(LicenseAssignment)).all()
+            held = {(a.user_id, a.sku_id, a.via) for a in rows if a.state != "Error"}
             want = {(uid, lic["skuId"].lower(), via.removeprefix("group:").lower())
                     for uid, u in truth.items() for lic in u["licenses"] for via in lic["via"]}
             assert held == want
+            failed = {(a.user_id, a.sku_id, a.via, a.error) for a in rows if a.state == "Error"}
+            assert failed == {(uid, f["skuId"], f["via"].removeprefix("group:"), f["error"])
+                              for uid, u in truth.items() for f in u["failed"]} != set()
             origins = session.exec(select(AssignmentOrigin)).all()
             assert {(o.user_id, o.sku_id) for o in origins} == {(h[0], h[1]) for h in held}
             profile = session.get(Profile, "simulated")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import httpx
+
 from license_analyzer.sources.pacing import AdaptiveLimit, ExecutionBudget, TokenBucket
 
 
@@ -62,3 +64,27 @@ def test_execution_budget_holds_new_requests_until_old_ones_leave_the_window() -
     # 0.1 s each against 0.25 s per 0.6 s: the third and fourth wait for the first to expire
     assert time.monotonic() - began >= 0.55
     assert budget.waited_s > 0.2
+
+
+def _reporting(seconds: str, requests: str = "5999") -> httpx.Response:
+    return httpx.Response(200, headers={"x-ms-ratelimit-time-remaining-xrm-requests": seconds,
+                                        "x-ms-ratelimit-burst-remaining-xrm-requests": requests})
+
+
+def test_execution_budget_steers_by_the_time_dataverse_reports_left() -> None:
+    """By wall time the budget (2 s) is long spent; by the service's figure there is plenty:
+    the figure wins. When the service says little is left, one request at a time goes."""
+    clock = FakeClock()
+    budget = ExecutionBudget(2.0, 300.0, reserve_s=120.0, clock=clock)
+    first = budget.start()
+    clock.sleep(10.0)  # a slow network: 10 s on the client's clock
+    budget.finish(first, _reporting("1,190.50"))
+    assert budget.report is not None and budget.report.seconds == 1190.5
+    running = [budget.start() for _ in range(8)]  # 8 at once, none held back
+    assert budget.held_back == 0
+    for token in running:
+        budget.finish(token, _reporting("100.00"))
+    probe = budget.start()  # little left, nothing running: one goes, to learn more
+    assert budget._may_start(clock()) is False  # a second waits for its figure
+    budget.finish(probe, httpx.Response(200))  # no headers: the last figure stands
+    assert budget.report is not None and budget.report.seconds == 100.0

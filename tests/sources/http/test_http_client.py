@@ -41,10 +41,11 @@ def test_clients_have_their_base_urls_and_headers() -> None:
     assert str(calls["fno.test.example"].url) == "https://fno.test.example/data/SystemUsers"
     assert calls["api.bap.microsoft.com"].extensions[RESOURCE_EXTENSION] == "power_platform"
     scopes = sorted(form["scope"].split()[0] for form in cloud.tokens_issued)
-    assert scopes == ["https://api.bap.microsoft.com/.default",
-                      "https://fno.test.example/.default",
+    # the admin API's audience is the Power Apps service, not its host
+    assert scopes == ["https://fno.test.example/.default",
                       "https://graph.test.example/.default",
-                      "https://org.crm.test.example/.default"]
+                      "https://org.crm.test.example/.default",
+                      "https://service.powerapps.com/.default"]
 
 
 def test_one_client_per_resource_shared_between_threads() -> None:

@@ -1,7 +1,7 @@
 """reclamation safety: a decision version per candidate, the steps of every applied change
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-12-04 21:00:00
 
 `candidate.version` goes up on every change of a candidate's status (a decision, an import, a
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0005'
-down_revision = '0003'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 
