@@ -19,7 +19,7 @@ def shared_sim() -> Iterator[Simulator]:
 
 @pytest.fixture(scope="session")
 def api(shared_sim: Simulator) -> Iterator[Api]:
-    a = Api(shared_sim)
+    a = Api(shared_sim, wait_out_throttling=True)
     yield a
     a.http.close()
 

@@ -38,7 +38,10 @@ class MsalHttpClient:
 class Api:
     """A test client: tokens by scope, plain httpx calls."""
 
-    def __init__(self, sim: Simulator) -> None:
+    def __init__(self, sim: Simulator, *, wait_out_throttling: bool = False) -> None:
+        # Tests sharing one tenant wait out its limits as a real client does; a test of the
+        # limits themselves builds its own Api and sees every 429.
+        self.wait_out_throttling = wait_out_throttling
         self.sim = sim
         self.info = sim.info
         self.http = httpx.Client(
@@ -73,7 +76,7 @@ class Api:
     ) -> httpx.Response:
         url = path if path.startswith("https://") else self.info["graph_url"] + path
         hdrs = {"Authorization": f"Bearer {self.token(self.graph_resource)}", **(headers or {})}
-        return self.http.request(method, url, headers=hdrs, **kw)
+        return self._patient(lambda: self.http.request(method, url, headers=hdrs, **kw))
 
     def dataverse(
         self, env: int, path: str, headers: dict[str, str] | None = None
@@ -81,13 +84,22 @@ class Api:
         base = self.info["dataverse"][env]
         url = path if path.startswith("https://") else f"{base}/api/data/v9.2{path}"
         hdrs = {"Authorization": f"Bearer {self.token(base)}", **(headers or {})}
-        return self.http.get(url, headers=hdrs)
+        return self._patient(lambda: self.http.get(url, headers=hdrs))
 
     def fno(self, env: int, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
         base = self.info["finance_operations"][env]
         url = path if path.startswith("https://") else f"{base}/data{path}"
         hdrs = {"Authorization": f"Bearer {self.token(base)}", **(headers or {})}
-        return self.http.get(url, headers=hdrs)
+        return self._patient(lambda: self.http.get(url, headers=hdrs))
+
+    def _patient(self, send: Any) -> httpx.Response:
+        r: httpx.Response = send()
+        for _ in range(50 if self.wait_out_throttling else 0):
+            if r.status_code != 429:
+                break
+            time.sleep(float(r.headers.get("Retry-After", "0.05")))
+            r = send()
+        return r
 
     def follow(self, first: httpx.Response, call: Any) -> list[dict[str, Any]]:
         """All items across pages, following @odata.nextLink verbatim."""
