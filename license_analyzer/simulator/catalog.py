@@ -396,3 +396,20 @@ ALL_SKUS: tuple[Sku, ...] = (
 )
 BY_PART: dict[str, Sku] = {s.part_number: s for s in ALL_SKUS}
 BY_ID: dict[str, Sku] = {s.sku_id: s for s in ALL_SKUS}
+
+# Microsoft 365 Copilot (the add-on), from the same CSV. Not in ALL_SKUS: its pool and
+# subscription are added by workloads.py from a random stream of its own, so the pools of
+# ALL_SKUS draw the same numbers as before.
+MICROSOFT_365_COPILOT = Sku(
+    "Microsoft_365_Copilot",
+    "639dec6b-bb19-468b-871c-c5c441c4b0cb",
+    "Microsoft Copilot for Microsoft 365",
+    (
+        ("GRAPH_CONNECTORS_COPILOT", "82d30987-df9b-4486-b146-198b21d164c7"),
+        ("M365_COPILOT_INTELLIGENT_SEARCH", "931e4a88-a67f-48b5-814f-16a5f1e6028d"),
+        ("M365_COPILOT_BUSINESS_CHAT", "3f30311c-6b1e-48a4-ab79-725b469da960"),
+        ("M365_COPILOT_TEAMS", "b95945de-b3bd-46db-8437-f2beb6ea2347"),
+        ("M365_COPILOT_APPS", "a62f8878-de10-42f3-b68f-6149a25ceb97"),
+        ("M365_COPILOT_CONNECTORS", "89f1c4c8-0878-40f7-804d-869c9128ab5d"),
+    ),
+)

@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from . import bap, dataverse, device_code, fno, graph, managed_identity, oauth
+from . import bap, dataverse, device_code, fno, graph, graph_reports, managed_identity, oauth
 from .device_code import DeviceCodes
 from .limits import DataverseGuard, Faults, FixedWindow, Injection, Injections, Storm
 from .options import SimulatorOptions
@@ -23,7 +23,9 @@ from .tokens import TokenIssuer
 from .user_tokens import Delegation
 from .wire import Request, Response, json_response
 
-SERVICES: dict[str, Any] = {"graph": graph, "orgs": dataverse, "fno": fno, "bap": bap}
+# "reports": the usage reports' preauthenticated downloads (Microsoft: reports.office.com)
+SERVICES: dict[str, Any] = {"graph": graph, "orgs": dataverse, "fno": fno, "bap": bap,
+                            "reports": graph_reports}
 # sign-in endpoints outside a tenant's path; like the token endpoint, never faulted
 IDENTITY: dict[str, Any] = {"devicelogin": device_code.page, "metadata": managed_identity.handle,
                             "msi": managed_identity.handle}

@@ -14,6 +14,7 @@ from .ids import guids, iso, new_guid
 from .options import SimulatorOptions
 from .people import add_people
 from .tenant import App, DataverseEnv, FnoEnv, Group, SkuPool, Subscription, Tenant, User
+from .workloads import add_workloads
 
 FIRST = [
     "Adele",
@@ -174,6 +175,7 @@ def build_tenant(opts: SimulatorOptions, base_url: str) -> Tenant:
     generate_activity(tenant, opts, rng)
     add_people(tenant, opts)
     add_identities(tenant)
+    add_workloads(tenant, opts)  # last: its own random stream leaves the rest as it was
     return tenant
 
 

@@ -6,7 +6,14 @@ import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from . import graph_delegated, graph_directory, graph_groups, graph_signins, graph_users
+from . import (
+    graph_delegated,
+    graph_directory,
+    graph_groups,
+    graph_reports,
+    graph_signins,
+    graph_users,
+)
 from .tokens import TokenError
 from .wire import Request, Response, fmt_seconds, json_response
 
@@ -249,6 +256,10 @@ def route(cloud: Cloud, req: Request) -> Response:
         return graph_groups.remove_member(ctx, parts[1], parts[3])
     if low == ["auditlogs", "signins"] and m == "GET":
         return graph_signins.list_signins(ctx)
+    if len(low) == 2 and low[0] == "reports" and m == "GET":
+        return graph_reports.report(ctx, parts[1])
+    if low == ["admin", "reportsettings"] and m in ("GET", "PATCH"):
+        return graph_reports.report_settings(ctx)
     return error(
         req, 400, "BadRequest", f"Resource not found for the segment '{parts[0] if parts else ''}'."
     )

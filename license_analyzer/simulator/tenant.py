@@ -29,6 +29,7 @@ DEFAULT_ROLES = frozenset(
         "LicenseAssignment.ReadWrite.All",
         "GroupMember.ReadWrite.All",
         "Application.Read.All",
+        "Reports.Read.All",
     }
 )
 # Delegated permissions an administrator consented to for the whole tenant, per API: Graph,
@@ -43,6 +44,7 @@ DEFAULT_DELEGATED = {
             "GroupMember.Read.All",
             "LicenseAssignment.ReadWrite.All",
             "GroupMember.ReadWrite.All",
+            "Reports.Read.All",
         }
     ),
     "dataverse": frozenset({"user_impersonation"}),
@@ -376,6 +378,11 @@ class Tenant:
         # directory role display name -> object ids of the people who hold it (active)
         self.directory_roles: dict[str, set[str]] = {}
         self.managed_identities: list[ManagedIdentity] = []
+        # Microsoft 365 workload use and Copilot licences (workloads.py), and the admin
+        # center's "Display concealed user, group, and site names in all reports" setting
+        # (admin/reportSettings displayConcealedNames)
+        self.workloads: Any = None
+        self.display_concealed_names = False
 
     def roles_of(self, object_id: str) -> set[str]:
         with self.lock:
