@@ -197,6 +197,8 @@ class RulesConfig(_Section):
     files: list[Path] = Field(default_factory=list)
     disabled: list[str] = Field(default_factory=list)
     custom: list[dict[str, Any]] = Field(default_factory=list)  # validated by the rules engine
+    # the target of the packaged `mail_only` rule: a suite used only for mail moves to it
+    mail_only_sku: str = "EXCHANGESTANDARD"
 
 
 class DataverseEnvironment(_Section):

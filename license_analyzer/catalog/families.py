@@ -11,7 +11,10 @@ from pathlib import Path
 import polars as pl
 
 FAMILIES_PATH = Path(__file__).with_name("families.toml")
-SOURCES = ("dataverse_audit", "signin_crm", "signin_erp", "entra_signin")
+# the Microsoft 365 usage reports' workload sources (sources/usage_reports.py)
+WORKLOAD_SOURCES = ("m365_exchange", "m365_teams", "m365_onedrive", "m365_sharepoint",
+                    "m365_viva_engage", "m365_office_apps", "m365_copilot")
+SOURCES = ("dataverse_audit", "signin_crm", "signin_erp", "entra_signin", *WORKLOAD_SOURCES)
 # A resource's sign-ins count interactive and non-interactive alike (PRODUCT.md, second
 # version); each kind is stored as its own source, so a table naming the resource's sign-ins
 # means both.

@@ -12,6 +12,7 @@ from datetime import date
 import polars as pl
 
 from license_analyzer.catalog import Families
+from license_analyzer.catalog.families import WORKLOAD_SOURCES
 from license_analyzer.pipeline.activity_state import (
     MASKS,
     SLOTS,
@@ -21,8 +22,16 @@ from license_analyzer.pipeline.activity_state import (
 )
 
 DATAVERSE = "dataverse_audit"
-TENANT_SOURCES = ("signin_crm", "signin_crm_noninteractive", "signin_erp",
+SIGNIN_SOURCES = ("signin_crm", "signin_crm_noninteractive", "signin_erp",
                   "signin_erp_noninteractive", "entra_signin")
+TENANT_SOURCES = (*SIGNIN_SOURCES, *WORKLOAD_SOURCES)
+# The usage reports run a few days behind (their refresh date: about 48 hours, Copilot up to
+# 72), so their evidence is stale only after a week without a new refresh date.
+REPORT_STALE_DAYS = 7
+# The first pull of the usage reports asks D180: the last activity it finds reaches 179 days
+# before the first refresh date read, though active days count only from that date on (like
+# Entra's last successful sign-in before it was first collected).
+REPORT_REACH_DAYS = 179
 # Graph keeps lastSuccessfulSignInDateTime from this day on (not backfilled), for as long as
 # the user exists: once collected, the Entra source can speak back to it.
 LAST_SUCCESS_KEPT_SINCE = date(2023, 12, 1)
@@ -95,6 +104,8 @@ def channel_coverage(coverage: pl.LazyFrame, profiles: pl.LazyFrame, envs: pl.La
     Spans are clipped to the end of the as-of day and merged when they touch; the current run is
     the latest, and it speaks only if it reaches within STALE_DAYS of the as-of day, the tenant
     has Entra ID P1 (sign-in sources) and the environment's user-access auditing is not off.
+    The usage reports' workload sources need no P1, reach back further than they count, and
+    go stale after REPORT_STALE_DAYS (their refresh date lags).
     """
     end = end_of_day(as_of)
     channel = ["profile", "source", "environment"]
@@ -107,7 +118,9 @@ def channel_coverage(coverage: pl.LazyFrame, profiles: pl.LazyFrame, envs: pl.La
             .fill_null(True).cum_sum().over(channel).alias("run"))
         .group_by(*channel, "run").agg(pl.col("start").min(), pl.col("end").max())
         .sort(*channel, "run").group_by(channel).agg(pl.all().last())
-        .filter(pl.col("end") >= end - pl.duration(days=STALE_DAYS))
+        .filter(pl.col("end") >= end - pl.duration(days=pl.when(
+            pl.col("source").is_in(list(WORKLOAD_SOURCES))).then(REPORT_STALE_DAYS)
+            .otherwise(STALE_DAYS)))
     )
     first_full_day = (pl.col("start").dt.date()
                       + pl.when(pl.col("start") == pl.col("start").dt.truncate("1d"))
@@ -119,8 +132,8 @@ def channel_coverage(coverage: pl.LazyFrame, profiles: pl.LazyFrame, envs: pl.La
     # without Entra ID P1 no sign-in source can speak; Dataverse audits still can
     no_p1 = (profiles.filter(pl.col("has_p1") == False)  # noqa: E712
              .select(pl.col("name").alias("profile"))
-             .join(pl.LazyFrame({"source": list(TENANT_SOURCES),
-                                 "environment": [""] * len(TENANT_SOURCES)}),
+             .join(pl.LazyFrame({"source": list(SIGNIN_SOURCES),
+                                 "environment": [""] * len(SIGNIN_SOURCES)}),
                    how="cross"))
     return (
         runs.with_columns(first_full_day.alias("coverage_start"))
@@ -128,6 +141,8 @@ def channel_coverage(coverage: pl.LazyFrame, profiles: pl.LazyFrame, envs: pl.La
             pl.col("coverage_start").alias("days_start"),
             pl.when(pl.col("source") == "entra_signin")
             .then(pl.min_horizontal("coverage_start", pl.lit(LAST_SUCCESS_KEPT_SINCE)))
+            .when(pl.col("source").is_in(list(WORKLOAD_SOURCES)))
+            .then(pl.col("coverage_start") - pl.duration(days=REPORT_REACH_DAYS))
             .otherwise("coverage_start").alias("coverage_start"))
         .join(audit_off, on=channel, how="anti")
         .join(no_p1, on=channel, how="anti")

@@ -48,6 +48,7 @@ from license_analyzer.pipeline.evidence import (
     user_key,
 )
 from license_analyzer.pipeline.thresholds import min_history_column, threshold_columns
+from license_analyzer.pipeline.workloads import WORKLOAD_COLUMNS, mail_only, workload_columns
 
 FACT_COLUMNS = [
     "profile", "user_id", "user_principal_name", "display_name", "department", "company_name",
@@ -57,7 +58,7 @@ FACT_COLUMNS = [
     "last_activity", "last_activity_source", "days_since_activity", "active_days_30",
     "active_days_60", "active_days_90", "coverage_start", "coverage_days", "sufficient_history",
     "last_attempt_at", "bucket", "low_usage", "read_only", "dataverse_environments",
-    "fo_enabled", "unit_price_monthly", "as_of",
+    "fo_enabled", "unit_price_monthly", "as_of", *WORKLOAD_COLUMNS.values(), "mail_only",
 ]
 # the facts columns license_rows gives, as they are; the rest are computed for the as-of day
 LICENSE_COLUMNS = [
@@ -331,6 +332,7 @@ def build_facts(config: Config, inputs: Inputs, families: Families, as_of: date,
         .join(fo_envs, on="profile", **left)
         .join(activity, on=USER_CLASS_KEY, **left)
         .join(tenant, on=["profile", "class_id", "sign_in_activity_collected"], **left)
+        .join(workload_columns(inputs.state.filter(wanted)), on=USER_KEY, **left)
         .with_columns(coverage_start(), days_start(),
                       pl.when(pl.col("_has_fo").fill_null(False)).then(pl.col("_fo_enabled"))
                       .alias("fo_enabled"))
@@ -377,6 +379,7 @@ def build_facts(config: Config, inputs: Inputs, families: Families, as_of: date,
             .alias("read_only"),
             pl.lit(as_of).alias("as_of"),
         )
+        .with_columns(mail_only(families, as_of))
         .select(c for c in FACT_COLUMNS if c not in LICENSE_COLUMNS)
     )
     own = held.select(LICENSE_COLUMNS).with_columns(

@@ -101,7 +101,11 @@ def plan_for(row: Mapping[str, Any], rule_action: str, rule_target: str | None,
         elif plan.target_sku_id is None:
             plan.blocked.append(f"the tenant has no {target} subscription to downgrade to: buy"
                                 " it, or reject this candidate")
-        if row.get("read_only") is not True:
+        if row.get("mail_only") is True:
+            plan.blocked.append("needs review: the usage reports show only mail use; check that"
+                                " the person needs no Teams, Office apps, files or other service"
+                                f" of {row['sku_part_number']} before downgrading")
+        elif row.get("read_only") is not True:
             plan.blocked.append("needs review: no read-only evidence (Read access mode in every"
                                 " environment) for this user")
         if via_groups:

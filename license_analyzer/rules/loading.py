@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Any
 
@@ -57,6 +57,8 @@ def default_rules() -> list[Rule]:
 def declared_rules(config: Config) -> list[Rule]:
     """Every rule the config asks for, before per-product expansion, in priority order."""
     by_id: dict[str, Rule] = {r.id: r for r in default_rules()}
+    if "mail_only" in by_id:  # its target is a setting: [rules] mail_only_sku
+        by_id["mail_only"] = replace(by_id["mail_only"], target=config.rules.mail_only_sku)
     for path in config.rules.files:
         resolved = config.resolve(path)
         try:

@@ -133,7 +133,7 @@ _PROPOSAL_COLUMNS = (
     "sku_part_number", "product_name", "family", "rule", "also_matching", "assigned_via",
     "via_direct", "via_groups", "disabled_plans", "last_activity", "last_activity_source",
     "days_since_activity", "unit_price_monthly", "downgrade_target", "read_only",
-    "strands_attach",
+    "strands_attach", "mail_only",
 )
 
 

@@ -49,6 +49,15 @@ FACTS_SCHEMA: dict[str, pl.DataType] = {
     "fo_enabled": pl.Boolean(),
     "unit_price_monthly": pl.Float64(),
     "as_of": pl.Date(),
+    # the Microsoft 365 usage reports' last day per workload (pipeline/workloads.py)
+    "last_exchange_at": UTC_TIME,
+    "last_teams_at": UTC_TIME,
+    "last_onedrive_at": UTC_TIME,
+    "last_sharepoint_at": UTC_TIME,
+    "last_viva_engage_at": UTC_TIME,
+    "last_office_apps_at": UTC_TIME,
+    "last_copilot_at": UTC_TIME,
+    "mail_only": pl.Boolean(),
 }
 
 RULE_FIELDS: dict[str, pl.DataType] = {**FACTS_SCHEMA, **DERIVED_SCHEMA}

@@ -24,6 +24,8 @@ PRICES = {
     "CDS_DB_CAPACITY": 40.0,
     "FLOW_FREE": 0.0,
     "D365_SALES_ENT_ATTACH": 20.0,
+    "Microsoft_365_Copilot": 30.0,
+    "EXCHANGESTANDARD": 4.0,
 }
 
 

@@ -27,6 +27,7 @@ from license_analyzer.sources import (
     graph_managers,
     graph_tenant,
     graph_users,
+    usage_reports,
 )
 from license_analyzer.sources import signins as signin_log
 from license_analyzer.sources.context import Clients, Context, Degraded, Ticker, Tuning
@@ -177,6 +178,9 @@ class ProfileRun:
         if ctx.has_p1 is None:
             ctx.has_p1 = graph_tenant.known_p1(ctx)
         self.stream("users", "", lambda t: graph_users.collect_users(ctx, t))
+        # Microsoft 365 workload use (Reports.Read.All): after users, whose UPNs it matches
+        self.stream(usage_reports.STREAM, "",
+                    lambda t: usage_reports.collect_usage_reports(ctx, t))
         if ctx.config.web.route_to_manager:
             self.stream("managers", "", lambda t: graph_managers.collect_managers(ctx, t))
         if ctx.profile.discover_environments:
