@@ -9,7 +9,7 @@ from license_analyzer.errors import LicenseAnalyzerError
 from license_analyzer.sources.http import Connection, connect
 from license_analyzer.store.sign_in import StoredSignIn, stored_sign_in
 
-from . import delegated_checks, dynamics_checks, graph_checks
+from . import delegated_checks, dynamics_checks, graph_checks, report_checks
 from .probe import fix_for, problem_of
 from .result import CheckResult, Status
 
@@ -49,7 +49,10 @@ def check_profile(config: Config, profile: ProfileConfig, now: datetime) -> list
 def _graph(conn: Connection, add: graph_checks.Add, config: Config, now: datetime) -> bool:
     """The Graph side, by the profile's way in; False when no token could be had."""
     if conn.profile.auth == "delegated":
-        return delegated_checks.check(conn, add, config.reclamation.enabled)
+        ok = delegated_checks.check(conn, add, config.reclamation.enabled)
+        if ok:
+            report_checks.usage_reports(conn, add, None, now)
+        return ok
     roles = graph_checks.token(conn, add)
     if roles is None:
         return False
@@ -57,6 +60,7 @@ def _graph(conn: Connection, add: graph_checks.Add, config: Config, now: datetim
     graph_checks.entra_p1(add, outcomes)
     if conn.profile.auth == "application":  # a managed identity has no secret to expire
         graph_checks.credential_expiry(conn, add, config, now)
+    report_checks.usage_reports(conn, add, roles, now)
     return True
 
 

@@ -141,7 +141,7 @@ def test_first_run_with_30_days_of_signin_logs_is_insufficient_history_not_inact
 def test_failed_attempts_never_make_an_entra_product_active(store: Store) -> None:
     with store.session() as s:
         add_profile(s)
-        e3 = add_sku(s, "SPE_E3").sku_id
+        e3 = add_sku(s, "POWER_BI_PRO").sku_id
         add_coverage(s, "entra_signin", AS_OF - timedelta(days=5), AS_OF + timedelta(days=1))
         failing = add_user(s, "failing", last_sign_in_at=days_before(AS_OF, 1),
                            last_non_interactive_sign_in_at=days_before(AS_OF, 1))
@@ -152,22 +152,22 @@ def test_failed_attempts_never_make_an_entra_product_active(store: Store) -> Non
         for user in (failing, ok, old):
             assign(s, user.id, e3, since=LONG_AGO)
     facts = facts_by_upn(store)
-    assert facts[("failing", "SPE_E3")]["bucket"] == "never_used"
-    assert facts[("failing", "SPE_E3")]["last_activity"] is None
-    assert facts[("ok", "SPE_E3")]["bucket"] == "active"
-    assert facts[("ok", "SPE_E3")]["last_activity_source"] == "entra_signin"
+    assert facts[("failing", "POWER_BI_PRO")]["bucket"] == "never_used"
+    assert facts[("failing", "POWER_BI_PRO")]["last_activity"] is None
+    assert facts[("ok", "POWER_BI_PRO")]["bucket"] == "active"
+    assert facts[("ok", "POWER_BI_PRO")]["last_activity_source"] == "entra_signin"
     # Graph keeps lastSuccessfulSignInDateTime since 2023-12: the Entra source speaks that far
-    assert facts[("old", "SPE_E3")]["bucket"] == "inactive"
-    assert facts[("old", "SPE_E3")]["days_since_activity"] == 90
+    assert facts[("old", "POWER_BI_PRO")]["bucket"] == "inactive"
+    assert facts[("old", "POWER_BI_PRO")]["days_since_activity"] == 90
 
 
 def test_no_p1_makes_entra_products_no_data(store: Store) -> None:
     with store.session() as s:
         add_profile(s, has_p1=False)
-        e3 = add_sku(s, "SPE_E3").sku_id
+        e3 = add_sku(s, "POWER_BI_PRO").sku_id
         add_coverage(s, "entra_signin", COVERAGE_FROM, AS_OF + timedelta(days=1))
         assign(s, add_user(s, "anyone", sign_in_activity_collected=False).id, e3, since=LONG_AGO)
-    assert facts_by_upn(store)[("anyone", "SPE_E3")]["bucket"] == "no_data"
+    assert facts_by_upn(store)[("anyone", "POWER_BI_PRO")]["bucket"] == "no_data"
 
 
 def test_several_environments_with_different_systemuserids(store: Store) -> None:

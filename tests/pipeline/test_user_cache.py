@@ -53,7 +53,8 @@ def _tenant(store: Store) -> None:
     with store.session() as s:
         add_profile(s)
         sales = add_sku(s, "DYN365_ENTERPRISE_SALES").sku_id
-        e3 = add_sku(s, "SPE_E3").sku_id
+        # judged by Entra sign-ins (family "other"); Microsoft 365 suites need usage reports
+        e3 = add_sku(s, "POWER_BI_PRO").sku_id
         add_environment(s, SALES_ENV)
         add_environment(s, FO_ENV, kind="finance_operations")
         for i, name in enumerate(NAMES):

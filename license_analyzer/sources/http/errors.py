@@ -93,6 +93,10 @@ _PERMISSIONS: list[tuple[str | None, re.Pattern[str], str]] = [
      "GroupMember.ReadWrite.All"),
     ("POST", re.compile(r"/groups/[^/]+/members/\$ref", re.I), "GroupMember.ReadWrite.All"),
     (None, re.compile(r"/auditLogs/signIns", re.I), "AuditLog.Read.All"),
+    # Microsoft 365 usage reports and their concealed-names setting
+    (None, re.compile(r"/reports/", re.I), "Reports.Read.All"),
+    ("PATCH", re.compile(r"/admin/reportSettings", re.I), "ReportSettings.ReadWrite.All"),
+    (None, re.compile(r"/admin/reportSettings", re.I), "ReportSettings.Read.All"),
     (None, re.compile(r"/users\b.*signInActivity", re.I), "AuditLog.Read.All"),
     (None, re.compile(r"/(subscribedSkus|directory/subscriptions|organization)\b", re.I),
      "Organization.Read.All"),
