@@ -209,3 +209,30 @@ def test_environment_discovery_when_asked(sim: Simulator, tmp_path: Path) -> Non
     only(results)
     line = next(r for r in results if r.check == "environment_discovery")
     assert line.status is Status.OK and "environments listed" in line.message
+
+
+def test_usage_reports_are_checked(sim: Simulator, tmp_path: Path) -> None:
+    results = run(sim, tmp_path)
+    line = find(results, "usage_reports", "graph usage reports")
+    assert line.status == Status.OK and "refresh date" in line.message
+    assert "2 days behind today" in line.message
+
+
+def test_concealed_report_names_are_a_warning_with_the_fix(sim: Simulator, tmp_path: Path
+                                                           ) -> None:
+    sim.tenant.display_concealed_names = True
+    results = run(sim, tmp_path)
+    only(results, warning={("concealed_names", "graph usage reports")})
+    line = find(results, "concealed_names", "graph usage reports")
+    assert "conceals user names" in line.message
+    assert "Display concealed user, group, and site names in all reports" in line.fix
+    assert "admin/reportSettings" in line.fix and "displayConcealedNames" in line.fix
+
+
+def test_without_reports_read_all_the_suites_are_a_warning(sim: Simulator, tmp_path: Path
+                                                           ) -> None:
+    sim.tenant.app.roles.discard("Reports.Read.All")
+    results = run(sim, tmp_path)
+    only(results, warning={("permission", "graph Reports.Read.All")})
+    line = find(results, "permission", "graph Reports.Read.All")
+    assert "Reports.Read.All" in line.fix
