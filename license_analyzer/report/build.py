@@ -52,6 +52,7 @@ from license_analyzer.report.renewals import (
     renewals,
 )
 from license_analyzer.report.stages import call_or_none
+from license_analyzer.report.workloads import WorkloadRow, workload_activity
 from license_analyzer.store.db import Store, private_dir
 from license_analyzer.store.models import DepartmentPositionDaily
 
@@ -96,6 +97,8 @@ class Report:
     charts: dict[str, Chart | Markup | None] = field(default_factory=dict)
     buckets: tuple[str, ...] = BUCKETS
     renewal_window_days: int = RENEWAL_WINDOW_DAYS
+    # Microsoft 365 licences by workload (report/workloads.py)
+    workloads: list[WorkloadRow] = field(default_factory=list)
 
 
 def collect_report(config: Config, store: Store, as_of: date, run_id: int | None,
@@ -161,6 +164,7 @@ def collect_report(config: Config, store: Store, as_of: date, run_id: int | None
             "trend_waste": waste_chart,
             "departments": charts.department_chart(dept_rows, currency),
         },
+        workloads=workload_activity(store, as_of),
     )
 
 

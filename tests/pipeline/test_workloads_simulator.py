@@ -178,3 +178,19 @@ def test_without_reports_read_all_suites_have_no_data(tmp_path: Path) -> None:
         assert "active" not in set(facts["bucket"].to_list())
         assert facts.filter(pl.col("bucket") == "no_data").height > 0
     store.dispose()
+
+
+def test_the_report_shows_microsoft_365_use_by_workload(tenant: Tenant) -> None:
+    from license_analyzer.report.build import collect_report
+    from license_analyzer.report.render import render
+
+    report = collect_report(tenant.config, tenant.store, AS_OF, None)
+    rows = {w.sku_part_number: w for w in report.workloads}
+    e3 = rows["SPE_E3"]
+    assert e3.holders > 0 and 0 < e3.used["Exchange"] <= e3.holders
+    assert e3.used["Teams"] < e3.used["Exchange"]  # mail-only people read mail, not Teams
+    assert e3.signed_in_only > 0 and e3.mail_only > 0
+    assert rows["Microsoft_365_Copilot"].used["Copilot"] < rows["Microsoft_365_Copilot"].holders
+    assert "DYN365_ENTERPRISE_SALES" not in rows
+    page = render("index.html", None, report=report)
+    assert 'id="workload-table"' in page and "Signed in only" in page
