@@ -156,11 +156,17 @@ def _weekday_factor(days: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
     return np.where((days + 3) % 7 < 5, 1.0, 0.1)
 
 
+CHUNK = 20_000  # users per block: a D180 matrix of 200,000 users would take 290 MB at once
+
+
 def last_use(work: Workloads, users: npt.NDArray[np.int64], workload: str, first_day: int,
              last_day: int) -> npt.NDArray[np.int64]:
     """Per user: the last day in [first_day, last_day] they used `workload` (-1: none).
 
     `workload` is one of WORKLOADS or "copilot_<app>"."""
+    if users.shape[0] > CHUNK:
+        return np.concatenate([last_use(work, users[i:i + CHUNK], workload, first_day, last_day)
+                               for i in range(0, users.shape[0], CHUNK)])
     days = np.arange(first_day, last_day + 1, dtype=np.int64)
     if workload.startswith("copilot_"):
         rate = work.copilot_rate[users]

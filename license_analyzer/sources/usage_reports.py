@@ -278,10 +278,7 @@ def collect_usage_reports(ctx: Context, ticker: Ticker) -> str | None:
             raise
         ticker.page(len(rows.rows))
         if is_concealed(_name(report, r) for r in rows.rows):
-            with ctx.store.session() as session:
-                save_state(session, ctx.name, STREAM, "", status="degraded",
-                           message="concealed")
-                session.commit()
+            # recorded as degraded with this sentence by the stream's runner (collect.py)
             raise Degraded(f"The tenant conceals user names in Microsoft 365 reports, so "
                            f"{report.what} cannot be matched to users and Microsoft 365 workload"
                            f" evidence is missing; {CONCEALED_FIX}.")

@@ -51,7 +51,8 @@ def test_products_and_flags(sku_id: str, part: str | None, applies: str, family:
 def test_families_and_environment_mapping() -> None:
     families = load_families()
     assert families.family_of("dyn365_enterprise_sales") == "sales"
-    assert families.family_of("SPE_E5") == "other"
+    assert families.family_of("SPE_E5") == "microsoft_365"  # judged by its workloads
+    assert families.family_of("AAD_PREMIUM") == "other"
     assert families.counts_environment("sales", [])
     assert not families.counts_environment("sales", ["customer_service"])
     assert families.counts_environment("customer_service", ["customer_service"])

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -63,6 +63,29 @@ def _copilot_people(tenant: Tenant, kind: str) -> set[str]:
     work = tenant.sim.tenant.workloads
     return {tenant.sim.tenant.users[i].id.lower() for i, k in work.copilot_kind.items()
             if k == kind}
+
+
+def test_stored_workload_days_are_the_simulators_truth(tenant: Tenant) -> None:
+    """Before the daily-pull test advances the clock: the first pull (D180) stored, per user,
+    the last day of each workload in the 180 days to the refresh date."""
+    import numpy as np
+
+    from license_analyzer.simulator.workloads import last_use
+
+    sim = tenant.sim.tenant
+    refresh = (sim.now - timedelta(days=2)).date()
+    last_day = (refresh - date(1970, 1, 1)).days
+    by_id = {u.id.lower(): u.idx for u in sim.users}
+    stored = scan_activity(tenant.store).collect()
+    for source, workload in (("m365_exchange", "exchange"), ("m365_teams", "teams"),
+                             ("m365_office_apps", "office_apps")):
+        rows = stored.filter(pl.col("source") == source)
+        got = dict(zip(rows["user_id"].to_list(), rows["day"].to_list(), strict=True))
+        idx = np.array(sorted(by_id.values()), dtype=np.int64)
+        truth = last_use(sim.workloads, idx, workload, last_day - 179, last_day)
+        expected = {sim.users[i].id.lower(): date(1970, 1, 1) + timedelta(days=int(d))
+                    for i, d in zip(idx, truth, strict=True) if d >= 0}
+        assert got == expected, source
 
 
 def test_suites_show_per_workload_activity(tenant: Tenant) -> None:
