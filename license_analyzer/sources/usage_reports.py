@@ -309,7 +309,7 @@ def collect_usage_reports(ctx: Context, ticker: Ticker) -> str | None:
                                 midnight(before.date() + timedelta(days=1)) if before
                                 else midnight(end), midnight(end + timedelta(days=1)))
             save_state(session, ctx.name, STREAM, source, cursor=midnight(end), status="ok",
-                       records=len(day_of))
+                       message=f"report refresh date {end.isoformat()}", records=len(day_of))
         save_state(session, ctx.name, STREAM, "", status="ok", message=None)
         session.commit()
     if skipped:
