@@ -16,6 +16,8 @@ Each pull writes, per workload source, the last-activity days that fall after th
 of the previous pull: a person active every day shows up every day, so active days accumulate
 one pull at a time (a refresh date that skips a day loses that day's count, not the last
 activity). The first pull asks D180, so the last activity reaches half a year back at once.
+`collect --full` reads them incrementally all the same: a new D180 window would replace the
+days accumulated one pull at a time with one last day per person.
 
 When the tenant conceals names in reports (admin center: "Display concealed user, group, and
 site names in all reports"; Graph: admin/reportSettings displayConcealedNames), the user names
