@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import httpx
@@ -195,3 +196,54 @@ def test_the_copilot_report_is_read_from_beta() -> None:
 
     with _client(httpx.MockTransport(answer)) as graph:
         assert fetch(graph, COPILOT, "D180").rows == []
+
+
+# each CSV report's header line as Microsoft documents it, and the source its date feeds
+DOCUMENTED = {
+    "getTeamsUserActivityUserDetail": (
+        "Report Refresh Date,Tenant Display Name,Shared Channel Tenant Display Names,User Id,"
+        "User Principal Name,Last Activity Date,Is Deleted,Deleted Date,Assigned Products,"
+        "Team Chat Message Count,Private Chat Message Count,Call Count,Meeting Count,"
+        "Post Messages,Reply Messages,Urgent Messages,Meetings Organized Count,"
+        "Meetings Attended Count,Ad Hoc Meetings Organized Count,Ad Hoc Meetings Attended Count,"
+        "Scheduled One-time Meetings Organized Count,Scheduled One-time Meetings Attended Count,"
+        "Scheduled Recurring Meetings Organized Count,Scheduled Recurring Meetings Attended Count,"
+        "Audio Duration,Video Duration,Screen Share Duration,Audio Duration In Seconds,"
+        "Video Duration In Seconds,Screen Share Duration In Seconds,Has Other Action,"
+        "Is Licensed,Report Period", "m365_teams"),
+    "getEmailActivityUserDetail": (
+        "Report Refresh Date,User Principal Name,Display Name,Is Deleted,Deleted Date,"
+        "Last Activity Date,Send Count,Receive Count,Read Count,Meeting Created Count,"
+        "Meeting Interacted Count,Assigned Products,Report Period", "m365_exchange"),
+    "getOneDriveActivityUserDetail": (
+        "Report Refresh Date,User Principal Name,Is Deleted,Deleted Date,Last Activity Date,"
+        "Viewed Or Edited File Count,Synced File Count,Shared Internally File Count,"
+        "Shared Externally File Count,Assigned Products,Report Period", "m365_onedrive"),
+    "getSharePointActivityUserDetail": (
+        "Report Refresh Date,User Principal Name,Is Deleted,Deleted Date,Last Activity Date,"
+        "Viewed Or Edited File Count,Synced File Count,Shared Internally File Count,"
+        "Shared Externally File Count,Visited Page Count,Assigned Products,Report Period",
+        "m365_sharepoint"),
+    "getM365AppUserDetail": (
+        "Report Refresh Date,User Principal Name,Last Activation Date,Last Activity Date,"
+        "Report Period,Windows,Mac,Mobile,Web,Outlook,Word,Excel,PowerPoint,OneNote,Teams",
+        "m365_office_apps"),
+}
+
+
+@pytest.mark.parametrize("function", sorted(DOCUMENTED))
+def test_each_csv_report_gives_its_workload_day(function: str) -> None:
+    header, source = DOCUMENTED[function]
+    columns = header.split(",")
+
+    def line(upn: str, last: str) -> str:
+        values = {"Report Refresh Date": "2026-11-19", "User Principal Name": upn,
+                  "Last Activity Date": last, "User Id": ""}
+        return ",".join(values.get(c, "0") for c in columns)
+
+    body = BOM + "\r\n".join((header, line("adele@contoso.com", "2026-11-12"),
+                              line("alex@contoso.com", ""))).encode() + b"\r\n"
+    report = next(r for r in REPORTS if r.function == function)
+    csv_report = replace(report, json=False)  # getM365AppUserDetail is read as JSON; its CSV too
+    rows = ReportRows(date(2026, 11, 19), parse_csv(body))
+    assert last_dates(csv_report, rows, USERS) == {source: {ADELE: date(2026, 11, 12)}}
