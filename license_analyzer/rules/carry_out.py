@@ -91,7 +91,9 @@ def plan_for(row: Mapping[str, Any], rule_action: str, rule_target: str | None,
                 target_sku_part_number=None, target_sku_id=None, remove_direct=direct)
 
     if rule_action == "downgrade":
-        target = rule_target or row.get("downgrade_target")
+        # F&O compliance names a per-row target: what the user's security roles require
+        fo_target = row.get("fo_downgrade_target") if row.get("fo_excess") == "downgrade" else None
+        target = rule_target or fo_target or row.get("downgrade_target")
         plan.action = "downgrade"
         plan.target_sku_part_number = target
         plan.target_sku_id = tenant_skus.get(target) if target else None
@@ -101,13 +103,13 @@ def plan_for(row: Mapping[str, Any], rule_action: str, rule_target: str | None,
         elif plan.target_sku_id is None:
             plan.blocked.append(f"the tenant has no {target} subscription to downgrade to: buy"
                                 " it, or reject this candidate")
-        if row.get("read_only") is not True:
+        if row.get("read_only") is not True and fo_target is None:
             plan.blocked.append("needs review: no read-only evidence (Read access mode in every"
                                 " environment) for this user")
         if via_groups:
             plan.blocked.append("inherited through a group: a downgrade needs a direct"
                                 " assignment; change the group's license or assign directly")
-        target_price = prices.get(target, 0.0) if target else 0.0
+        target_price = prices.get(target, row.get("fo_target_price") or 0.0) if target else 0.0
         plan.monthly_saving = max(float(price) - target_price, 0.0) if paths == 1 else 0.0
     else:
         group_blocks = []

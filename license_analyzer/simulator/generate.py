@@ -9,6 +9,7 @@ import numpy as np
 
 from . import catalog as c
 from .activity import generate_activity
+from .fno_security import assign_roles
 from .identities import add_identities
 from .ids import guids, iso, new_guid
 from .options import SimulatorOptions
@@ -174,6 +175,7 @@ def build_tenant(opts: SimulatorOptions, base_url: str) -> Tenant:
     generate_activity(tenant, opts, rng)
     add_people(tenant, opts)
     add_identities(tenant)
+    assign_roles(tenant, opts)  # last, on a random stream of its own
     return tenant
 
 

@@ -333,6 +333,11 @@ class FnoEnv:
         # client ids of other service principals (managed identities) registered here
         self.registered_clients: set[str] = set()
         self.users: list[dict[str, object]] = []
+        # SecurityRoles and SecurityUserRoles (fno_security.py)
+        self.roles: list[dict[str, object]] = []
+        self.user_roles: list[dict[str, object]] = []
+        # False: the app's F&O user lacks a role that may read the security entities
+        self.security_readable = True
 
 
 class Tenant:

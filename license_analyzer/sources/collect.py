@@ -24,6 +24,7 @@ from license_analyzer.sources import (
     dataverse,
     environments,
     fno,
+    fno_security,
     graph_managers,
     graph_tenant,
     graph_users,
@@ -206,7 +207,15 @@ class ProfileRun:
         self.stream(audits.SOURCE, url, partial(_per_env, audits.collect_audits, ctx, url))
 
     def _finance_operations(self, url: str) -> None:
-        self.stream("fno_users", url, partial(_per_env, fno.collect_fno_users, self.ctx, url))
+        users = self.stream("fno_users", url,
+                            partial(_per_env, fno.collect_fno_users, self.ctx, url))
+        if users.auth_failure:
+            return  # the app cannot get into this environment at all
+        # security roles and who holds them: the license each user requires (issue 21)
+        self.stream("fno_security_roles", url,
+                    partial(_per_env, fno_security.collect_security_roles, self.ctx, url))
+        self.stream("fno_user_roles", url,
+                    partial(_per_env, fno_security.collect_user_roles, self.ctx, url))
 
 
 def _per_env(fn: Callable[[Context, Ticker, str], str | None], ctx: Context, url: str,

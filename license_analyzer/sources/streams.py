@@ -179,3 +179,21 @@ BAP_ENVIRONMENTS = Stream(
     primary_key=("name",), what="Listing environments through the Power Platform admin API",
     params=_frozen(**{"api-version": "2023-06-01"}), next_link="nextLink",
 )
+
+# F&O security (issue 21): the public entity sets of SystemSecurityRoleEntity and
+# SystemSecurityUserRoleEntity, attributes as the Common Data Model pages list them:
+# https://learn.microsoft.com/en-us/common-data-model/schema/core/operationscommon/entities/system/systemadministration/systemsecurityroleentity
+# https://learn.microsoft.com/en-us/common-data-model/schema/core/operationscommon/entities/system/systemadministration/systemsecurityuserroleentity
+FNO_SECURITY_ROLES = Stream(
+    name="fno_security_roles", api="finance_operations", path="/SecurityRoles",
+    primary_key=("SecurityRoleIdentifier",), what="Reading Finance & Operations security roles",
+    select=("SecurityRoleIdentifier", "SecurityRoleName", "UserLicenseType"),
+)
+
+FNO_SECURITY_USER_ROLES = Stream(
+    name="fno_user_roles", api="finance_operations", path="/SecurityUserRoles",
+    primary_key=("UserId", "SecurityRoleIdentifier"),
+    what="Reading Finance & Operations users' security roles",
+    select=("UserId", "SecurityRoleIdentifier", "SecurityRoleName", "AssignmentStatus",
+            "AssignmentMode", "UserLicenseType"),
+)
