@@ -458,7 +458,9 @@ def merge_admin_center(rows: list[dict[str, Any]], imported: dict[str, Any] | No
         same_missing = _products(missing, lic) == _products(mine["missing"], lic)
         same_required = not required or _products(required, lic) == _products(
             mine["required"], lic)
-        if same_missing and same_required and mine["status"] != "unmatched":
+        if not theirs["user_principal_name"]:
+            theirs["user_principal_name"] = mine["user_principal_name"]
+        if same_missing and same_required:
             mine["source"] = "both"
             continue
         why = (f"admin center requires {', '.join(theirs['required']) or 'nothing'}"
@@ -513,3 +515,24 @@ def status_totals(rows: list[dict[str, Any]]) -> dict[str, int]:
     return counts
 
 
+
+
+CONTRACT_FIELDS = ("profile", "user_id", "user_principal_name", "environments", "required",
+                   "assigned", "status", "driving_roles", "monthly_delta", "source")
+
+
+def contract_rows(result: ComplianceResult) -> list[dict[str, Any]]:
+    """`compliance --format json`: CONTRACT.md's fields first, then what else is known (the
+    missing licenses, the F&O UserID, why the admin center disagrees)."""
+    order = {s: k for k, s in enumerate(("under_licensed", "unmatched", "over_licensed",
+                                         "compliant", "exempt"))}
+    rows = sorted(result.rows, key=lambda r: (order[r["status"]], -abs(r["monthly_delta"]),
+                                              r["profile"], r["user_principal_name"] or "",
+                                              r["source"]))
+    return [{**{k: r[k] for k in CONTRACT_FIELDS}, "missing": r["missing"],
+             "fo_user_id": r["fo_user_id"], "disagreement": r["disagreement"]} for r in rows]
+
+
+def flat(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Lists joined with "; " for CSV cells and table columns."""
+    return [{k: "; ".join(v) if isinstance(v, list) else v for k, v in r.items()} for r in rows]

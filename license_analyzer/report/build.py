@@ -34,6 +34,7 @@ from license_analyzer.report.candidates import (
 )
 from license_analyzer.report.charts import Chart
 from license_analyzer.report.exports import USAGE_COLUMNS, columns_of, write_csv, write_xlsx
+from license_analyzer.report.fo_compliance import ComplianceSection, compliance_section
 from license_analyzer.report.freshness import Freshness, Notice, freshness
 from license_analyzer.report.position import (
     ProductPosition,
@@ -96,6 +97,7 @@ class Report:
     charts: dict[str, Chart | Markup | None] = field(default_factory=dict)
     buckets: tuple[str, ...] = BUCKETS
     renewal_window_days: int = RENEWAL_WINDOW_DAYS
+    fo_compliance: ComplianceSection | None = None  # "Finance & Operations license compliance"
 
 
 def collect_report(config: Config, store: Store, as_of: date, run_id: int | None,
@@ -161,6 +163,7 @@ def collect_report(config: Config, store: Store, as_of: date, run_id: int | None
             "trend_waste": waste_chart,
             "departments": charts.department_chart(dept_rows, currency),
         },
+        fo_compliance=compliance_section(config, store),
     )
 
 

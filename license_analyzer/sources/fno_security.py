@@ -35,6 +35,13 @@ def _read(ctx: Context, ticker: Ticker, url: str, stream: Stream) -> list[Record
                         f"{SECURITY_FIX.format(env=url)}.", detail=exc.detail) from exc
 
 
+def _raw(value: Any) -> str | None:
+    """A license type as F&O wrote it: "None" is a license type (no license needed), not a
+    missing value; only an empty one is missing."""
+    out = str(value).strip() if value is not None else ""
+    return out or None
+
+
 def collect_security_roles(ctx: Context, ticker: Ticker, url: str) -> str | None:
     found = _read(ctx, ticker, url, FNO_SECURITY_ROLES)
     rows: dict[str, dict[str, Any]] = {}
@@ -44,7 +51,7 @@ def collect_security_roles(ctx: Context, ticker: Ticker, url: str) -> str | None
             continue
         rows[role_id] = {"profile": ctx.name, "environment_url": url, "role_id": role_id,
                          "name": text(r.get("SecurityRoleName")),
-                         "license_type": text(r.get("UserLicenseType")),
+                         "license_type": _raw(r.get("UserLicenseType")),
                          "updated_at": ctx.now}
     with ctx.store.session() as session:
         session.exec(delete(FnoSecurityRole).where(
@@ -72,7 +79,7 @@ def collect_user_roles(ctx: Context, ticker: Ticker, url: str) -> str | None:
             "role_id": role_id, "role_name": text(r.get("SecurityRoleName")),
             "assignment_status": text(r.get("AssignmentStatus")),
             "assignment_mode": text(r.get("AssignmentMode")),
-            "license_type": text(r.get("UserLicenseType")), "updated_at": ctx.now}
+            "license_type": _raw(r.get("UserLicenseType")), "updated_at": ctx.now}
     with ctx.store.session() as session:
         session.exec(delete(FnoUserRole).where(
             col(FnoUserRole.profile) == ctx.name, col(FnoUserRole.environment_url) == url))
