@@ -257,7 +257,10 @@ def _load(store: Store, profiles: list[str], fno_skus: frozenset[str]
             col(SkuState.sku_part_number))
             .join(SkuState, (col(SkuState.profile) == col(LicenseAssignment.profile))
                   & (col(SkuState.sku_id) == col(LicenseAssignment.sku_id)))
+            # only F&O people, through the (profile, user_id, ...) index, not every license
             .where(col(LicenseAssignment.profile).in_(profiles),
+                   col(LicenseAssignment.user_id).in_(
+                       sa_select(col(FinanceOperationsUser.matched_user_id))),
                    func.upper(col(SkuState.sku_part_number)).in_(sorted(fno_skus)),
                    col(LicenseAssignment.valid_to).is_(None),
                    (col(LicenseAssignment.state).is_(None))

@@ -16,6 +16,11 @@ import polars as pl
 from license_analyzer.pipeline.fo_compliance import RULE_SCHEMA
 
 
+# the columns a rule may name (the join keys aside)
+FO_SCHEMA: dict[str, pl.DataType] = {
+    k: v for k, v in RULE_SCHEMA.items() if k not in ("profile", "user_id", "sku_key")}
+
+
 def empty_columns() -> pl.DataFrame:
     return pl.DataFrame(schema=RULE_SCHEMA)
 

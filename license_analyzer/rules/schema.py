@@ -5,6 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from license_analyzer.rules.derive import DERIVED_SCHEMA
+from license_analyzer.rules.derive_fo import FO_SCHEMA
 
 UTC_TIME = pl.Datetime("us", "UTC")
 
@@ -51,4 +52,4 @@ FACTS_SCHEMA: dict[str, pl.DataType] = {
     "as_of": pl.Date(),
 }
 
-RULE_FIELDS: dict[str, pl.DataType] = {**FACTS_SCHEMA, **DERIVED_SCHEMA}
+RULE_FIELDS: dict[str, pl.DataType] = {**FACTS_SCHEMA, **DERIVED_SCHEMA, **FO_SCHEMA}
