@@ -15,7 +15,6 @@ import polars as pl
 
 from license_analyzer.pipeline.fo_compliance import RULE_SCHEMA
 
-
 # the columns a rule may name (the join keys aside)
 FO_SCHEMA: dict[str, pl.DataType] = {
     k: v for k, v in RULE_SCHEMA.items() if k not in ("profile", "user_id", "sku_key")}
