@@ -411,7 +411,11 @@ def compliance(
     from license_analyzer.run import open_configured_store
 
     config = state.config()
-    result = compute(config, open_configured_store(config))
+    store = open_configured_store(config)
+    try:
+        result = compute(config, store)
+    finally:
+        store.dispose()
     rows = contract_rows(result)
     if format.value == "json":
         print_rows(rows, "json")
@@ -439,7 +443,11 @@ def compliance_import(
     from license_analyzer.sources.admin_center_files import KIND_NAMES, import_export
 
     config = state.config()
-    record = import_export(open_configured_store(config), file)
+    store = open_configured_store(config)
+    try:
+        record = import_export(store, file)
+    finally:
+        store.dispose()
     when = f", refreshed {record.refreshed_on:%Y-%m-%d %H:%M} UTC" if record.refreshed_on else ""
     typer.echo(f"Imported {file.name} as the {KIND_NAMES[record.kind]}: {record.row_count} "
                f"rows{when}.")
