@@ -397,7 +397,9 @@ def compute(config: Config, store: Store) -> ComplianceResult:
                     "fo_monthly_saving": action[3] if action else None,
                     "fo_driving_roles": ", ".join(need.driving) or None,
                     "fo_required": ", ".join(shown(i) for i in need.items) or None})
-    rows = merge_admin_center(rows, imported.get(USER_LICENSE_CONSUMPTION), lic, prices, shown)
+    tenants = {p.tenant_id.lower(): p.name for p in config.profiles}
+    rows = merge_admin_center(rows, imported.get(USER_LICENSE_CONSUMPTION), lic, prices, shown,
+                              tenants, profiles[0] if profiles else "")
     return ComplianceResult(rows=rows, role_what_if=what_if(people, lic, prices),
                             rule_columns=pl.DataFrame(rule_rows, schema=RULE_SCHEMA),
                             imported=imported)
@@ -425,7 +427,8 @@ def role_products(imported: dict[str, Any] | None,
 
 
 def merge_admin_center(rows: list[dict[str, Any]], imported: dict[str, Any] | None,
-                       lic: FnoLicenses, prices: Prices, shown: Any) -> list[dict[str, Any]]:
+                       lic: FnoLicenses, prices: Prices, shown: Any,
+                       tenants: Mapping[str, str], fallback: str) -> list[dict[str, Any]]:
     """Mark rows the admin center agrees with (source "both"); where it disagrees, or knows a
     user the computation does not, add its own row (source "admin_center")."""
     if not imported:
@@ -441,7 +444,9 @@ def merge_admin_center(rows: list[dict[str, Any]], imported: dict[str, Any] | No
         assigned = [lic.names.get(n.lower(), n) for n in a.get("assigned") or []]
         required = [lic.names.get(n.lower(), n) for n in a.get("required") or []]
         theirs = {
-            "profile": mine["profile"] if mine else (rows[0]["profile"] if rows else ""),
+            # a user only the admin center knows belongs to the profile of its TenantId
+            "profile": mine["profile"] if mine else tenants.get(
+                str(a.get("tenant_id") or "").lower(), fallback),
             "user_id": str(a.get("user_id") or "").lower() or None,
             "user_principal_name": a.get("user_email") or None,
             "environments": mine["environments"] if mine else [],
