@@ -35,6 +35,7 @@ from sqlmodel import col
 from license_analyzer.catalog import load_catalog
 from license_analyzer.catalog.fno_licenses import SYSADMIN_ROLE, FnoLicenses, load_fno_licenses
 from license_analyzer.config import Config
+from license_analyzer.pipeline.ce_compliance import ce_rows, merge_ce
 from license_analyzer.store.compliance_imports import (
     SECURITY_OBJECT_LICENSES,
     USER_LICENSE_CONSUMPTION,
@@ -397,6 +398,8 @@ def compute(config: Config, store: Store) -> ComplianceResult:
                     "fo_monthly_saving": action[3] if action else None,
                     "fo_driving_roles": ", ".join(need.driving) or None,
                     "fo_required": ", ".join(shown(i) for i in need.items) or None})
+    # Customer Engagement: Team Members holders writing restricted Dataverse tables
+    rows = merge_ce(rows, ce_rows(store, profiles, prices.configured, shown))
     tenants = {p.tenant_id.lower(): p.name for p in config.profiles}
     rows = merge_admin_center(rows, imported.get(USER_LICENSE_CONSUMPTION), lic, prices, shown,
                               tenants, profiles[0] if profiles else "")
@@ -531,14 +534,16 @@ CONTRACT_FIELDS = ("profile", "user_id", "user_principal_name", "environments", 
 
 def contract_rows(result: ComplianceResult) -> list[dict[str, Any]]:
     """`compliance --format json`: CONTRACT.md's fields first, then what else is known (the
-    missing licenses, the F&O UserID, why the admin center disagrees)."""
+    missing licenses, the F&O UserID, why the admin center disagrees, the restricted Dataverse
+    tables a Team Members holder writes)."""
     order = {s: k for k, s in enumerate(("under_licensed", "unmatched", "over_licensed",
                                          "compliant", "exempt"))}
     rows = sorted(result.rows, key=lambda r: (order[r["status"]], -abs(r["monthly_delta"]),
                                               r["profile"], r["user_principal_name"] or "",
                                               r["source"]))
     return [{**{k: r[k] for k in CONTRACT_FIELDS}, "missing": r["missing"],
-             "fo_user_id": r["fo_user_id"], "disagreement": r["disagreement"]} for r in rows]
+             "fo_user_id": r["fo_user_id"], "disagreement": r["disagreement"],
+             "restricted_tables": r.get("restricted_tables", [])} for r in rows]
 
 
 def flat(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ import numpy as np
 
 from . import catalog as c
 from .activity import generate_activity
+from .dataverse_security import assign_dataverse_roles
 from .fno_security import assign_roles
 from .identities import add_identities
 from .ids import guids, iso, new_guid
@@ -175,7 +176,8 @@ def build_tenant(opts: SimulatorOptions, base_url: str) -> Tenant:
     generate_activity(tenant, opts, rng)
     add_people(tenant, opts)
     add_identities(tenant)
-    assign_roles(tenant, opts)  # last, on a random stream of its own
+    assign_roles(tenant, opts)  # last, on random streams of their own
+    assign_dataverse_roles(tenant, opts)
     return tenant
 
 

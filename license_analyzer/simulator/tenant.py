@@ -291,6 +291,11 @@ class DataverseEnv:
         self.app_users: set[str] = set()
         # Entra object ids of people whose systemuser holds System Administrator here
         self.delegated_admins: set[str] = set()
+        # security roles (dataverse_security.py): roleid -> name; systemuserid -> roleids;
+        # teamid -> (name, roleids, member systemuserids)
+        self.security_roles: dict[str, str] = {}
+        self.user_role_ids: dict[str, list[str]] = {}
+        self.teams: dict[str, tuple[str, list[str], list[str]]] = {}
 
     def _switch(self, was_on: bool, now_on: bool) -> None:
         ts = int(self._clock().timestamp())

@@ -22,6 +22,7 @@ from license_analyzer.redact import redact
 from license_analyzer.sources import (
     audits,
     dataverse,
+    dataverse_security,
     environments,
     fno,
     fno_security,
@@ -205,6 +206,9 @@ class ProfileRun:
         if env.auth_failure or users.auth_failure:
             return  # the app cannot get into this environment: the audit would fail too
         self.stream(audits.SOURCE, url, partial(_per_env, audits.collect_audits, ctx, url))
+        # Team Members holders writing restricted tables (license compliance, issue 21)
+        self.stream(dataverse_security.STREAM, url,
+                    partial(_per_env, dataverse_security.collect_restricted_writes, ctx, url))
 
     def _finance_operations(self, url: str) -> None:
         users = self.stream("fno_users", url,

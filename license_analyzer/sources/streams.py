@@ -197,3 +197,38 @@ FNO_SECURITY_USER_ROLES = Stream(
     select=("UserId", "SecurityRoleIdentifier", "SecurityRoleName", "AssignmentStatus",
             "AssignmentMode", "UserLicenseType"),
 )
+
+# Dataverse security roles and who holds them, directly or through a team: the role and team
+# entities' navigation collections
+# (https://learn.microsoft.com/en-us/power-apps/developer/data-platform/webapi/reference/role,
+# https://learn.microsoft.com/en-us/power-apps/developer/data-platform/webapi/reference/team)
+DATAVERSE_ROLES = Stream(
+    name="dataverse_roles", api="dataverse", path="/roles", primary_key=("roleid",),
+    what="Reading Dataverse security roles", select=("roleid", "name"),
+    headers=_frozen(Prefer="odata.maxpagesize=5000"),
+)
+ROLE_PRIVILEGES = Stream(
+    name="dataverse_role_privileges", api="dataverse",
+    path="/roles({id})/roleprivileges_association", primary_key=("privilegeid",),
+    what="Reading a Dataverse role's privileges", select=("privilegeid", "name"),
+    headers=_frozen(Prefer="odata.maxpagesize=5000"),
+)
+ROLE_USERS = Stream(
+    name="dataverse_role_users", api="dataverse",
+    path="/roles({id})/systemuserroles_association", primary_key=("systemuserid",),
+    what="Reading a Dataverse role's users",
+    select=("systemuserid", "azureactivedirectoryobjectid"),
+    headers=_frozen(Prefer="odata.maxpagesize=5000"),
+)
+ROLE_TEAMS = Stream(
+    name="dataverse_role_teams", api="dataverse", path="/roles({id})/teamroles_association",
+    primary_key=("teamid",), what="Reading a Dataverse role's teams", select=("teamid", "name"),
+    headers=_frozen(Prefer="odata.maxpagesize=5000"),
+)
+TEAM_MEMBERS = Stream(
+    name="dataverse_team_members", api="dataverse",
+    path="/teams({id})/teammembership_association", primary_key=("systemuserid",),
+    what="Reading a Dataverse team's members",
+    select=("systemuserid", "azureactivedirectoryobjectid"),
+    headers=_frozen(Prefer="odata.maxpagesize=5000"),
+)

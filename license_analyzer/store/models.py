@@ -590,3 +590,16 @@ class ComplianceImport(SQLModel, table=True):
     imported_at: datetime
     row_count: int = 0
     rows: list[dict[str, Any]] = _json(list)
+
+
+class DataverseRestrictedWrite(SQLModel, table=True):
+    """A Dataverse user whose security role (their own, or a team's they are in) creates,
+    updates or deletes a table Microsoft restricts to Dynamics 365 app licenses."""
+
+    profile: str = Field(primary_key=True)
+    environment_url: str = Field(primary_key=True)
+    user_id: str = Field(primary_key=True)  # Entra object id, lowercase
+    table_name: str = Field(primary_key=True)  # the restricted table's logical name
+    role_name: str = Field(primary_key=True)
+    via: str = Field(primary_key=True)  # "direct" or "team:<team name>"
+    updated_at: datetime

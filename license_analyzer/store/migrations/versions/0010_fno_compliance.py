@@ -1,4 +1,5 @@
-"""F&O license compliance: security roles, user-role assignments, imported admin-center files
+"""F&O license compliance: security roles, user-role assignments, imported admin-center files,
+and Dataverse users writing restricted tables
 
 Revision ID: 0010
 Revises: 0009
@@ -58,9 +59,22 @@ def upgrade() -> None:
         sa.Column("rows", sa.JSON(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
+    op.create_table(
+        "dataverserestrictedwrite",
+        sa.Column("profile", text(), nullable=False),
+        sa.Column("environment_url", text(), nullable=False),
+        sa.Column("user_id", text(), nullable=False),
+        sa.Column("table_name", text(), nullable=False),
+        sa.Column("role_name", text(), nullable=False),
+        sa.Column("via", text(), nullable=False),
+        sa.Column("updated_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("profile", "environment_url", "user_id", "table_name",
+                                "role_name", "via"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("dataverserestrictedwrite")
     op.drop_table("complianceimport")
     op.drop_index("ix_fnouserrole_user", table_name="fnouserrole")
     op.drop_table("fnouserrole")
