@@ -18,7 +18,8 @@ from typing import Any
 from sqlmodel import col, delete
 
 from license_analyzer.catalog.restricted_tables import restricted_tables
-from license_analyzer.sources.context import Context, Ticker
+from license_analyzer.errors import AuthError
+from license_analyzer.sources.context import Context, Degraded, Ticker
 from license_analyzer.sources.paginate import records
 from license_analyzer.sources.state import save_state
 from license_analyzer.sources.streams import (
@@ -55,8 +56,16 @@ def collect_restricted_writes(ctx: Context, ticker: Ticker, url: str) -> str | N
 
     def read(stream: Any, key: str | None = None) -> list[dict[str, Any]]:
         path = stream.path.replace("{id}", key) if key else None
-        return records(client, stream, path=path, what=f"{stream.what} in {url}",
-                       on_page=ticker.page)
+        try:
+            return records(client, stream, path=path, what=f"{stream.what} in {url}",
+                           on_page=ticker.page)
+        except AuthError as exc:
+            if "HTTP 403" not in exc.message:
+                raise
+            # compliance is missing, activity is not: degraded, not failed
+            raise Degraded(f"{stream.what} in {url}: access denied (HTTP 403); give the "
+                           "application user a security role with read on Security Role, "
+                           "User and Team.", detail=exc.detail) from exc
 
     rows: dict[tuple[str, str, str, str], dict[str, Any]] = {}
     members: dict[str, list[dict[str, Any]]] = {}

@@ -10,7 +10,7 @@ from typing import Any
 from sqlmodel import col, delete
 
 from license_analyzer.errors import AuthError
-from license_analyzer.sources.context import Context, Ticker
+from license_analyzer.sources.context import Context, Degraded, Ticker
 from license_analyzer.sources.paginate import Record, records
 from license_analyzer.sources.state import save_state
 from license_analyzer.sources.streams import FNO_SECURITY_ROLES, FNO_SECURITY_USER_ROLES, Stream
@@ -31,8 +31,9 @@ def _read(ctx: Context, ticker: Ticker, url: str, stream: Stream) -> list[Record
     except AuthError as exc:
         if "HTTP 403" not in exc.message:
             raise
-        raise AuthError(f"{stream.what} of {url}: access denied (HTTP 403); "
-                        f"{SECURITY_FIX.format(env=url)}.", detail=exc.detail) from exc
+        # compliance is missing, the rest of the environment is not: degraded, not failed
+        raise Degraded(f"{stream.what} of {url}: access denied (HTTP 403); "
+                       f"{SECURITY_FIX.format(env=url)}.", detail=exc.detail) from exc
 
 
 def _raw(value: Any) -> str | None:

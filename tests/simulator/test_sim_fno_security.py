@@ -67,3 +67,25 @@ def test_admin_center_export_has_microsofts_columns(shared_sim: Simulator) -> No
     assert {r["TenantId"] for r in rows} == {shared_sim.info["tenant_id"]}
     assert any(r["MissingLicense(s)"] for r in rows)
     assert all(r["RefreshedOn"].endswith("Z") for r in rows)
+
+
+def test_dataverse_roles_privileges_users_and_teams(api: Api, shared_sim: Simulator) -> None:
+    """Dataverse security roles through the role and team entities' navigation collections."""
+    roles = api.dataverse(0, "/roles?$select=roleid,name").json()["value"]
+    by_name = {r["name"]: r["roleid"] for r in roles}
+    csr = by_name["Customer Service Representative"]
+    privileges = api.dataverse(0, f"/roles({csr})/roleprivileges_association?$select=name"
+                               ).json()["value"]
+    assert {"prvWriteIncident", "prvWriteKnowledgeArticle"} <= {p["name"] for p in privileges}
+    direct = api.dataverse(0, f"/roles({csr})/systemuserroles_association"
+                              "?$select=systemuserid,azureactivedirectoryobjectid").json()["value"]
+    teams = api.dataverse(0, f"/roles({csr})/teamroles_association?$select=teamid,name"
+                          ).json()["value"]
+    assert [t["name"] for t in teams] == ["Support Team"]
+    members = api.dataverse(0, f"/teams({teams[0]['teamid']})/teammembership_association"
+                            "?$select=systemuserid,azureactivedirectoryobjectid").json()["value"]
+    assert direct and members
+    assert not {m["systemuserid"] for m in members} & {d["systemuserid"] for d in direct}
+    missing = api.dataverse(0, "/roles(00000000-0000-0000-0000-000000000000)/"
+                               "systemuserroles_association")
+    assert missing.status_code == 404
