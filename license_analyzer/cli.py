@@ -33,10 +33,14 @@ rules_app = typer.Typer(help="The reclamation rules.", no_args_is_help=True)
 catalog_app = typer.Typer(help="The packaged SKU catalog (Microsoft's product names CSV).",
                           no_args_is_help=True)
 export_app = typer.Typer(help="Export collected data.", no_args_is_help=True)
+compliance_app = typer.Typer(
+    help="Finance & Operations license compliance per user: the license the security roles "
+         "require against the Dynamics licenses held.")
 app.add_typer(candidates_app, name="candidates")
 app.add_typer(rules_app, name="rules")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(export_app, name="export")
+app.add_typer(compliance_app, name="compliance")
 
 
 class State:
@@ -391,6 +395,62 @@ def export_activity(
     config = state.config()
     rows = do_export(config, open_configured_store(config), out)
     typer.echo(f"{rows} rows written to {out}")
+
+
+@compliance_app.callback(invoke_without_command=True)
+def compliance(
+    ctx: typer.Context,
+    format: Annotated[ListFormat, typer.Option("--format", help="table, json or csv.")]
+    = ListFormat.table,
+) -> None:
+    """Per user: required license (from security roles) vs held, status and monthly delta."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from license_analyzer.output import print_rows
+    from license_analyzer.pipeline.fo_compliance import compute, contract_rows, flat
+    from license_analyzer.run import open_configured_store
+
+    config = state.config()
+    store = open_configured_store(config)
+    try:
+        result = compute(config, store)
+    finally:
+        store.dispose()
+    rows = contract_rows(result)
+    if format.value == "json":
+        print_rows(rows, "json")
+        return
+    print_rows(flat(rows), format.value, columns=[
+        ("profile", "profile"), ("user_principal_name", "user"), ("status", "status"),
+        ("required", "required"), ("assigned", "held"), ("driving_roles", "driving roles"),
+        ("monthly_delta", "delta/mo"), ("source", "source"), ("disagreement", "disagreement")],
+        title="Finance & Operations license compliance")
+    if format.value == "table" and result.role_what_if:
+        print_rows(result.role_what_if, "table", columns=[
+            ("profile", "profile"), ("role", "role"), ("license", "needs"),
+            ("holders", "holders"), ("licenses_saved", "licenses saved"),
+            ("monthly_saving", "saving/mo")],
+            title="What if the role only read (Team Members)")
+
+
+@compliance_app.command("import")
+def compliance_import(
+    file: Annotated[Path, typer.Argument(help="The admin center's user license consumption "
+                                              "CSV or the security object licenses export.")],
+) -> None:
+    """Keep a Microsoft admin-center export in the store (the newest of each kind counts)."""
+    from license_analyzer.run import open_configured_store
+    from license_analyzer.sources.admin_center_files import KIND_NAMES, import_export
+
+    config = state.config()
+    store = open_configured_store(config)
+    try:
+        record = import_export(store, file)
+    finally:
+        store.dispose()
+    when = f", refreshed {record.refreshed_on:%Y-%m-%d %H:%M} UTC" if record.refreshed_on else ""
+    typer.echo(f"Imported {file.name} as the {KIND_NAMES[record.kind]}: {record.row_count} "
+               f"rows{when}.")
 
 
 @app.command()

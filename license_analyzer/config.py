@@ -221,6 +221,8 @@ def _env_entry(value: Any) -> Any:
 class FinanceOperationsEnvironment(_Section):
     url: Url
     url_as_written: str = ""
+    # license compliance counts production environments only (sandboxes are not validated)
+    production: bool = True
 
     @model_validator(mode="after")
     def _normalize(self) -> FinanceOperationsEnvironment:

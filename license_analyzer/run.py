@@ -280,6 +280,20 @@ def _serve_demo(config: Config, info: dict[str, object], where: tuple[str, int],
           on_ready=lambda url: echo(f"Review app at {url}; Ctrl+C stops it."))
 
 
+def _import_admin_center_export(config: Config, workdir: Path, text: str) -> None:
+    """The demo imports the simulated admin center's F&O user license consumption CSV, as an
+    administrator would, so the compliance section compares with Microsoft's own answer."""
+    from license_analyzer.sources.admin_center_files import import_export
+
+    export = workdir / "user-license-consumption.csv"
+    export.write_text(text, encoding="utf-8")
+    store = open_configured_store(config)
+    try:
+        import_export(store, export)
+    finally:
+        store.dispose()
+
+
 def run_demo(users: int, seed: int, out: Path, as_of: date | None,
              serve: tuple[str, int] | None = None,
              echo: Callable[[str], object] = print) -> Path:
@@ -312,6 +326,7 @@ def run_demo(users: int, seed: int, out: Path, as_of: date | None,
                 for p in config.profiles],
         })
         log.info("demo: simulated tenant of %d users, store in %s", users, workdir)
+        _import_admin_center_export(config, workdir, sim.admin_center_export())
         result = job(config, as_of=day, now=now, out=out.resolve())
         if serve is not None and result.report_path is not None:
             _serve_demo(config, sim.info, serve, result.report_path, echo)

@@ -14,7 +14,8 @@ COMMANDS = [
     ["candidates", "list"], ["candidates", "approve"], ["candidates", "reject"],
     ["candidates", "snooze"], ["candidates", "import"], ["candidates", "apply"],
     ["candidates", "restore"], ["rules", "list"], ["catalog", "refresh"],
-    ["export", "activity"], ["schedule"], ["serve"], ["login"],
+    ["export", "activity"], ["schedule"], ["serve"], ["login"], ["compliance"],
+    ["compliance", "import"],
 ]
 
 

@@ -12,6 +12,7 @@ from license_analyzer.sources.http.aadsts import TokenError
 from license_analyzer.sources.paginate import records
 from license_analyzer.sources.streams import BAP_ENVIRONMENTS
 
+from .fno_security_check import security_entities
 from .probe import fix_for, get_json, problem_of
 from .result import Status
 
@@ -102,6 +103,7 @@ def finance_operations(conn: Connection, add: Add, env: FinanceOperationsEnviron
                 "(it wants lowercase, no trailing slash); license-analyzer uses the normalized "
                 "form.")
     add("app_registration", target, Status.OK, "The app is registered." + note, "")
+    security_entities(conn, add, env, target)  # license compliance (issue 21)
 
 
 def _unregistered_or_audience(conn: Connection, add: Add, env: FinanceOperationsEnvironment,

@@ -34,6 +34,7 @@ from license_analyzer.report.candidates import (
 )
 from license_analyzer.report.charts import Chart
 from license_analyzer.report.exports import USAGE_COLUMNS, columns_of, write_csv, write_xlsx
+from license_analyzer.report.fo_compliance import ComplianceSection, compliance_section
 from license_analyzer.report.freshness import Freshness, Notice, freshness
 from license_analyzer.report.position import (
     ProductPosition,
@@ -99,6 +100,7 @@ class Report:
     renewal_window_days: int = RENEWAL_WINDOW_DAYS
     # Microsoft 365 licences by workload (report/workloads.py)
     workloads: list[WorkloadRow] = field(default_factory=list)
+    fo_compliance: ComplianceSection | None = None  # "Finance & Operations license compliance"
 
 
 def collect_report(config: Config, store: Store, as_of: date, run_id: int | None,
@@ -165,6 +167,7 @@ def collect_report(config: Config, store: Store, as_of: date, run_id: int | None
             "departments": charts.department_chart(dept_rows, currency),
         },
         workloads=workload_activity(store, as_of),
+        fo_compliance=compliance_section(config, store),
     )
 
 

@@ -91,7 +91,9 @@ def plan_for(row: Mapping[str, Any], rule_action: str, rule_target: str | None,
                 target_sku_part_number=None, target_sku_id=None, remove_direct=direct)
 
     if rule_action == "downgrade":
-        target = rule_target or row.get("downgrade_target")
+        # F&O compliance names a per-row target: what the user's security roles require
+        fo_target = row.get("fo_downgrade_target") if row.get("fo_excess") == "downgrade" else None
+        target = rule_target or fo_target or row.get("downgrade_target")
         plan.action = "downgrade"
         plan.target_sku_part_number = target
         plan.target_sku_id = tenant_skus.get(target) if target else None
@@ -105,13 +107,13 @@ def plan_for(row: Mapping[str, Any], rule_action: str, rule_target: str | None,
             plan.blocked.append("needs review: the usage reports show only mail use; check that"
                                 " the person needs no Teams, Office apps, files or other service"
                                 f" of {row['sku_part_number']} before downgrading")
-        elif row.get("read_only") is not True:
+        elif row.get("read_only") is not True and fo_target is None:
             plan.blocked.append("needs review: no read-only evidence (Read access mode in every"
                                 " environment) for this user")
         if via_groups:
             plan.blocked.append("inherited through a group: a downgrade needs a direct"
                                 " assignment; change the group's license or assign directly")
-        target_price = prices.get(target, 0.0) if target else 0.0
+        target_price = prices.get(target, row.get("fo_target_price") or 0.0) if target else 0.0
         plan.monthly_saving = max(float(price) - target_price, 0.0) if paths == 1 else 0.0
     else:
         group_blocks = []

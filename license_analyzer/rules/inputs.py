@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 from sqlmodel import col, select
@@ -20,6 +20,8 @@ class TenantInputs:
     groups: dict[tuple[str, str], GroupInfo]  # (profile, group id)
     skus: dict[tuple[str, str], str]  # (profile, skuPartNumber) -> skuId
     part_names: dict[str, str]  # skuId -> skuPartNumber
+    # per (profile, user, SKU) the F&O compliance columns (rules/derive_fo.py); None: none
+    fo_compliance: pl.DataFrame | None = field(default=None)
 
 
 def read_inputs(store: Store, profiles: list[str]) -> TenantInputs:

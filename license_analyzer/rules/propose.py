@@ -15,9 +15,11 @@ import polars as pl
 from sqlmodel import col, delete, select
 
 from license_analyzer.config import Config
+from license_analyzer.pipeline import fo_compliance
 from license_analyzer.rules import derive
 from license_analyzer.rules.carry_out import GroupInfo, plan_for
 from license_analyzer.rules.columnar import evidence_expr, reason_expr
+from license_analyzer.rules.derive_fo import add_fo_compliance
 from license_analyzer.rules.evaluate import matched_counts, matches, winners
 from license_analyzer.rules.evidence import candidate_id, evidence_hash, reason_text
 from license_analyzer.rules.inputs import TenantInputs, read_facts, read_inputs
@@ -72,6 +74,7 @@ def prepare(facts: pl.LazyFrame, config: Config, inputs: TenantInputs,
         .pipe(derive.add_overlap, overlap_pairs(), inputs.plans.lazy())
         .pipe(derive.add_downgrade, {k: d.target for k, d in downgrades().items()})
         .pipe(derive.add_attach)
+        .pipe(add_fo_compliance, inputs.fo_compliance)
     )
 
 
@@ -133,7 +136,8 @@ _PROPOSAL_COLUMNS = (
     "sku_part_number", "product_name", "family", "rule", "also_matching", "assigned_via",
     "via_direct", "via_groups", "disabled_plans", "last_activity", "last_activity_source",
     "days_since_activity", "unit_price_monthly", "downgrade_target", "read_only",
-    "strands_attach", "mail_only",
+    "strands_attach", "mail_only", "fo_excess", "fo_downgrade_target", "fo_target_price",
+    "fo_driving_roles", "fo_required",
 )
 
 
@@ -150,6 +154,9 @@ def _proposal(row: Mapping[str, Any], compiled: CompiledRule, config: Config,
                     by_profile.protected.get((profile, row["user_id"])))
     if evidence["last_activity_day"] is None:
         del evidence["last_activity_day"]  # evidence_of only has it with a last activity
+    if row.get("fo_excess"):  # the security roles that set the F&O requirement
+        evidence |= {"fo_driving_roles": row.get("fo_driving_roles"),
+                     "fo_required": row.get("fo_required")}
     evidence |= {"analysis_id": analysis_id, "remove_direct": plan.remove_direct,
                  "remove_groups": plan.remove_groups, "target_sku_id": plan.target_sku_id,
                  "family": row.get("family"), "disabled_plans": list(row.get("disabled_plans")
@@ -215,6 +222,7 @@ def propose(config: Config, store: Store, analysis_id: int,
                              schema={"profile": pl.String, "user_id": pl.String,
                                      "sku_id": pl.String})
     inputs = read_inputs(store, sorted(set(profiles) | {r[0] for r in open_rows}))
+    inputs.fo_compliance = fo_compliance.compute(config, store).rule_columns
     # materialized once: every rule, the winners and the cancellations read it, and a lazy
     # plan would recompute the overlap and attach joins for each of them
     prepared = prepare(facts, config, inputs, analysis.as_of).collect().lazy()

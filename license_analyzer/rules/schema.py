@@ -5,6 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from license_analyzer.rules.derive import DERIVED_SCHEMA
+from license_analyzer.rules.derive_fo import FO_SCHEMA
 
 UTC_TIME = pl.Datetime("us", "UTC")
 
@@ -60,4 +61,4 @@ FACTS_SCHEMA: dict[str, pl.DataType] = {
     "mail_only": pl.Boolean(),
 }
 
-RULE_FIELDS: dict[str, pl.DataType] = {**FACTS_SCHEMA, **DERIVED_SCHEMA}
+RULE_FIELDS: dict[str, pl.DataType] = {**FACTS_SCHEMA, **DERIVED_SCHEMA, **FO_SCHEMA}

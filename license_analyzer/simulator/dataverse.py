@@ -7,7 +7,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from . import dataverse_audits, dataverse_tables
+from . import dataverse_audits, dataverse_security, dataverse_tables
 from .resource_access import dataverse_refusal
 from .tenant import DataverseEnv, SystemUser
 from .tokens import TokenError
@@ -184,6 +184,9 @@ def route(cloud: Cloud, req: Request) -> Response:
             return dataverse_tables.systemuser(ctx, low[len("systemusers(") : -1])
         if low == "audits":
             return dataverse_audits.audits(ctx)
+        security = dataverse_security.route(ctx, entity)  # roles, their users and teams
+        if security is not None:
+            return security
         return ctx.error(404, "0x80060888", f"Resource not found for the segment '{entity}'.")
     finally:
         cloud.dataverse_guard.leave(key, started)

@@ -1,4 +1,5 @@
-"""Finance & Operations OData: SystemUsers only (F&O exposes no sign-in feed)."""
+"""Finance & Operations OData: SystemUsers, SecurityRoles and SecurityUserRoles (F&O exposes
+no sign-in feed); the security entities are described in fno_security.py."""
 
 from __future__ import annotations
 
@@ -58,14 +59,22 @@ def route(cloud: Cloud, req: Request) -> Response:
     if not fno_allowed(cloud, env, claims):
         return _unauthorized()
     entity = "/".join(parts[4:])
-    if entity == "SystemUsers" and req.method == "GET":
-        return system_users(cloud, req, env)
+    if entity in ENTITY_SETS and req.method == "GET":
+        if entity != "SystemUsers" and not env.security_readable:
+            # the app's user lacks the security privileges: F&O denies the entity
+            return json_response(
+                403,
+                {"error": {"code": "", "message": f"Access denied to entity set '{entity}'."}},
+            )
+        return entity_set(cloud, req, env, entity)
     if entity in ("", "$metadata"):
         return json_response(
             200,
             {
                 "@odata.context": f"{env.url}/data/$metadata",
-                "value": [{"name": "SystemUsers", "kind": "EntitySet", "url": "SystemUsers"}],
+                "value": [
+                    {"name": name, "kind": "EntitySet", "url": name} for name in ENTITY_SETS
+                ],
             },
         )
     return json_response(
@@ -81,9 +90,19 @@ def route(cloud: Cloud, req: Request) -> Response:
     )
 
 
-def system_users(cloud: Cloud, req: Request, env: FnoEnv) -> Response:
+# entity set -> (the environment's rows, the entity type F&O names in errors)
+ENTITY_SETS = {
+    "SystemUsers": ("users", "SystemUser"),
+    "SecurityRoles": ("roles", "SecurityRole"),
+    "SecurityUserRoles": ("user_roles", "SecurityUserRole"),
+}
+
+
+def entity_set(cloud: Cloud, req: Request, env: FnoEnv, entity: str) -> Response:
     q = req.query
-    rows: list[dict[str, Any]] = env.users
+    attribute, type_name = ENTITY_SETS[entity]
+    every: list[dict[str, Any]] = getattr(env, attribute)
+    rows = every
     flt = q.get("$filter")
     if flt:
         try:
@@ -93,7 +112,7 @@ def system_users(cloud: Cloud, req: Request, env: FnoEnv) -> Response:
             return json_response(400, {"error": {"code": "", "message": str(exc)}})
     select = [s.strip() for s in q.get("$select", "").split(",") if s.strip()]
     if select:
-        unknown = [s for s in select if rows and s not in env.users[0]]
+        unknown = [s for s in select if every and s not in every[0]]
         if unknown:
             return json_response(
                 400,
@@ -102,8 +121,7 @@ def system_users(cloud: Cloud, req: Request, env: FnoEnv) -> Response:
                         "code": "",
                         "message": "Could not find a "
                         f"property named '{unknown[0]}' on type "
-                        "'Microsoft.Dynamics.DataEntities."
-                        "SystemUser'.",
+                        f"'Microsoft.Dynamics.DataEntities.{type_name}'.",
                     }
                 },
             )
@@ -115,6 +133,8 @@ def system_users(cloud: Cloud, req: Request, env: FnoEnv) -> Response:
     if q.get("$top"):
         rows = rows[: int(q["$top"])]
     fp = f"{env.name}|{flt}|{q.get('$select')}"
+    if entity != "SystemUsers":
+        fp = f"{entity}|{fp}"
     start = 0
     if q.get("$skiptoken"):
         try:
@@ -122,12 +142,12 @@ def system_users(cloud: Cloud, req: Request, env: FnoEnv) -> Response:
         except SkiptokenError:
             return json_response(400, {"error": {"code": "", "message": "Invalid skip token."}})
     body: dict[str, Any] = {
-        "@odata.context": f"{env.url}/data/$metadata#SystemUsers"
+        "@odata.context": f"{env.url}/data/$metadata#{entity}"
         + (f"({','.join(select)})" if select else "")
     }
     body["value"] = rows[start : start + size]
     if start + size < len(rows):
         params = [(k, v) for k, v in q.items() if k != "$skiptoken"]
         params.append(("$skiptoken", graph_token(start + size, fp)))
-        body["@odata.nextLink"] = build_link(f"{env.url}/data/SystemUsers", params)
+        body["@odata.nextLink"] = build_link(f"{env.url}/data/{entity}", params)
     return json_response(200, body, [("OData-Version", "4.0")], CONTENT_TYPE)

@@ -9,6 +9,8 @@ import numpy as np
 
 from . import catalog as c
 from .activity import generate_activity
+from .dataverse_security import assign_dataverse_roles
+from .fno_security import assign_roles
 from .identities import add_identities
 from .ids import guids, iso, new_guid
 from .options import SimulatorOptions
@@ -175,7 +177,10 @@ def build_tenant(opts: SimulatorOptions, base_url: str) -> Tenant:
     generate_activity(tenant, opts, rng)
     add_people(tenant, opts)
     add_identities(tenant)
-    add_workloads(tenant, opts)  # last: its own random stream leaves the rest as it was
+    # Last, each on a random stream of its own: what came before stays as it was.
+    add_workloads(tenant, opts)
+    assign_roles(tenant, opts)
+    assign_dataverse_roles(tenant, opts)
     return tenant
 
 

@@ -206,3 +206,11 @@ class Simulator:
     def make_dynamics_admin(self, upn: str) -> None:
         """System Administrator in every Dataverse environment, an enabled F&O user."""
         make_dynamics_admin(self.tenant, self.user(upn))
+
+    def admin_center_export(self) -> str:
+        """The Power Platform admin center's F&O "User license consumption" CSV for this
+        tenant, as an administrator would download it (refreshed a day ago)."""
+        from .fno_security import admin_center_csv
+
+        with self.tenant.lock:
+            return admin_center_csv(self.tenant)

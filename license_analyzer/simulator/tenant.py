@@ -293,6 +293,11 @@ class DataverseEnv:
         self.app_users: set[str] = set()
         # Entra object ids of people whose systemuser holds System Administrator here
         self.delegated_admins: set[str] = set()
+        # security roles (dataverse_security.py): roleid -> name; systemuserid -> roleids;
+        # teamid -> (name, roleids, member systemuserids)
+        self.security_roles: dict[str, str] = {}
+        self.user_role_ids: dict[str, list[str]] = {}
+        self.teams: dict[str, tuple[str, list[str], list[str]]] = {}
 
     def _switch(self, was_on: bool, now_on: bool) -> None:
         ts = int(self._clock().timestamp())
@@ -335,6 +340,11 @@ class FnoEnv:
         # client ids of other service principals (managed identities) registered here
         self.registered_clients: set[str] = set()
         self.users: list[dict[str, object]] = []
+        # SecurityRoles and SecurityUserRoles (fno_security.py)
+        self.roles: list[dict[str, object]] = []
+        self.user_roles: list[dict[str, object]] = []
+        # False: the app's F&O user lacks a role that may read the security entities
+        self.security_readable = True
 
 
 class Tenant:

@@ -22,8 +22,10 @@ from license_analyzer.redact import redact
 from license_analyzer.sources import (
     audits,
     dataverse,
+    dataverse_security,
     environments,
     fno,
+    fno_security,
     graph_managers,
     graph_tenant,
     graph_users,
@@ -208,9 +210,20 @@ class ProfileRun:
         if env.auth_failure or users.auth_failure:
             return  # the app cannot get into this environment: the audit would fail too
         self.stream(audits.SOURCE, url, partial(_per_env, audits.collect_audits, ctx, url))
+        # Team Members holders writing restricted tables (license compliance, issue 21)
+        self.stream(dataverse_security.STREAM, url,
+                    partial(_per_env, dataverse_security.collect_restricted_writes, ctx, url))
 
     def _finance_operations(self, url: str) -> None:
-        self.stream("fno_users", url, partial(_per_env, fno.collect_fno_users, self.ctx, url))
+        users = self.stream("fno_users", url,
+                            partial(_per_env, fno.collect_fno_users, self.ctx, url))
+        if users.auth_failure:
+            return  # the app cannot get into this environment at all
+        # security roles and who holds them: the license each user requires (issue 21)
+        self.stream("fno_security_roles", url,
+                    partial(_per_env, fno_security.collect_security_roles, self.ctx, url))
+        self.stream("fno_user_roles", url,
+                    partial(_per_env, fno_security.collect_user_roles, self.ctx, url))
 
 
 def _per_env(fn: Callable[[Context, Ticker, str], str | None], ctx: Context, url: str,

@@ -179,3 +179,56 @@ BAP_ENVIRONMENTS = Stream(
     primary_key=("name",), what="Listing environments through the Power Platform admin API",
     params=_frozen(**{"api-version": "2023-06-01"}), next_link="nextLink",
 )
+
+# F&O security (issue 21): the public entity sets of SystemSecurityRoleEntity and
+# SystemSecurityUserRoleEntity, attributes as the Common Data Model pages list them:
+# https://learn.microsoft.com/en-us/common-data-model/schema/core/operationscommon/entities/system/systemadministration/systemsecurityroleentity
+# https://learn.microsoft.com/en-us/common-data-model/schema/core/operationscommon/entities/system/systemadministration/systemsecurityuserroleentity
+FNO_SECURITY_ROLES = Stream(
+    name="fno_security_roles", api="finance_operations", path="/SecurityRoles",
+    primary_key=("SecurityRoleIdentifier",), what="Reading Finance & Operations security roles",
+    select=("SecurityRoleIdentifier", "SecurityRoleName", "UserLicenseType"),
+)
+
+FNO_SECURITY_USER_ROLES = Stream(
+    name="fno_user_roles", api="finance_operations", path="/SecurityUserRoles",
+    primary_key=("UserId", "SecurityRoleIdentifier"),
+    what="Reading Finance & Operations users' security roles",
+    select=("UserId", "SecurityRoleIdentifier", "SecurityRoleName", "AssignmentStatus",
+            "AssignmentMode", "UserLicenseType"),
+)
+
+# Dataverse security roles and who holds them, directly or through a team: the role and team
+# entities' navigation collections
+# (https://learn.microsoft.com/en-us/power-apps/developer/data-platform/webapi/reference/role,
+# https://learn.microsoft.com/en-us/power-apps/developer/data-platform/webapi/reference/team)
+DATAVERSE_ROLES = Stream(
+    name="dataverse_roles", api="dataverse", path="/roles", primary_key=("roleid",),
+    what="Reading Dataverse security roles", select=("roleid", "name"),
+    headers=_frozen(Prefer="odata.maxpagesize=5000"),
+)
+ROLE_PRIVILEGES = Stream(
+    name="dataverse_role_privileges", api="dataverse",
+    path="/roles({id})/roleprivileges_association", primary_key=("privilegeid",),
+    what="Reading a Dataverse role's privileges", select=("privilegeid", "name"),
+    headers=_frozen(Prefer="odata.maxpagesize=5000"),
+)
+ROLE_USERS = Stream(
+    name="dataverse_role_users", api="dataverse",
+    path="/roles({id})/systemuserroles_association", primary_key=("systemuserid",),
+    what="Reading a Dataverse role's users",
+    select=("systemuserid", "azureactivedirectoryobjectid"),
+    headers=_frozen(Prefer="odata.maxpagesize=5000"),
+)
+ROLE_TEAMS = Stream(
+    name="dataverse_role_teams", api="dataverse", path="/roles({id})/teamroles_association",
+    primary_key=("teamid",), what="Reading a Dataverse role's teams", select=("teamid", "name"),
+    headers=_frozen(Prefer="odata.maxpagesize=5000"),
+)
+TEAM_MEMBERS = Stream(
+    name="dataverse_team_members", api="dataverse",
+    path="/teams({id})/teammembership_association", primary_key=("systemuserid",),
+    what="Reading a Dataverse team's members",
+    select=("systemuserid", "azureactivedirectoryobjectid"),
+    headers=_frozen(Prefer="odata.maxpagesize=5000"),
+)

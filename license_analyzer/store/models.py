@@ -547,3 +547,59 @@ class SignIn(SQLModel, table=True):
     sealed: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     signed_in_at: datetime
     updated_at: datetime
+
+
+class FnoSecurityRole(SQLModel, table=True):
+    """F&O SecurityRoles per environment, with the license type each role needs (issue 21)."""
+
+    profile: str = Field(primary_key=True)
+    environment_url: str = Field(primary_key=True)
+    role_id: str = Field(primary_key=True)  # SecurityRoleIdentifier (the AOT name)
+    name: str | None = None  # SecurityRoleName
+    license_type: str | None = None  # UserLicenseType as F&O reports it
+    updated_at: datetime
+
+
+class FnoUserRole(SQLModel, table=True):
+    """F&O SecurityUserRoles per environment: which user holds which role, how and whether
+    the assignment is enabled."""
+
+    __table_args__ = (Index("ix_fnouserrole_user", "profile", "user_id"),)
+
+    profile: str = Field(primary_key=True)
+    environment_url: str = Field(primary_key=True)
+    user_id: str = Field(primary_key=True)  # F&O UserID (FinanceOperationsUser.user_id)
+    role_id: str = Field(primary_key=True)  # SecurityRoleIdentifier
+    role_name: str | None = None
+    assignment_status: str | None = None  # Enabled | Disabled
+    assignment_mode: str | None = None  # Manual | Automatic
+    license_type: str | None = None
+    updated_at: datetime
+
+
+class ComplianceImport(SQLModel, table=True):
+    """A file taken by `compliance import`: the admin center's user license consumption CSV or
+    the security object licenses export, kept whole with its date; the newest of each kind
+    counts."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str  # "user_license_consumption" | "security_object_licenses"
+    file_name: str
+    sha256: str
+    refreshed_on: datetime | None = None  # the export's RefreshedOn, where it says
+    imported_at: datetime
+    row_count: int = 0
+    rows: list[dict[str, Any]] = _json(list)
+
+
+class DataverseRestrictedWrite(SQLModel, table=True):
+    """A Dataverse user whose security role (their own, or a team's they are in) creates,
+    updates or deletes a table Microsoft restricts to Dynamics 365 app licenses."""
+
+    profile: str = Field(primary_key=True)
+    environment_url: str = Field(primary_key=True)
+    user_id: str = Field(primary_key=True)  # Entra object id, lowercase
+    table_name: str = Field(primary_key=True)  # the restricted table's logical name
+    role_name: str = Field(primary_key=True)
+    via: str = Field(primary_key=True)  # "direct" or "team:<team name>"
+    updated_at: datetime
