@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
 from sqlalchemy import func
 from sqlmodel import col, select
 
 from license_analyzer.config import Config
 from license_analyzer.store.db import Store
 from license_analyzer.store.models import PositionDaily
+
+if TYPE_CHECKING:
+    import polars as pl
 
 USAGE_FIELDS = [
     "profile", "sku_id", "sku_part_number", "product_name", "purchased", "warning", "assigned",
@@ -35,6 +37,8 @@ def usage_rows(store: Store, config: Config) -> list[dict[str, Any]]:
 
 def position_history(store: Store, profile: str | None = None) -> pl.DataFrame:
     """Every PositionDaily row (all columns), by day: the trends the report draws."""
+    import polars as pl  # not at import: `usage` itself needs no Polars
+
     with store.session() as session:
         query = select(PositionDaily).order_by(col(PositionDaily.day))
         if profile is not None:

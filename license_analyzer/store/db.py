@@ -20,6 +20,7 @@ from sqlmodel import Session, create_engine
 
 from license_analyzer.errors import StoreError
 from license_analyzer.redact import sanitize_url
+from license_analyzer.store.schema_head import is_current
 
 log = logging.getLogger(__name__)
 
@@ -150,8 +151,8 @@ def open_store(url: str, base: Path | None = None, data_dir: Path | None = None,
         ) from None
     store = Store(engine=engine, url=url, data_dir=data_dir or default_data_dir(url, base))
     private_dir(store.data_dir)
-    if migrate:
-        from license_analyzer.store.migrate import upgrade
+    if migrate and not is_current(engine):
+        from license_analyzer.store.migrate import upgrade  # Alembic only when behind
 
         try:
             upgrade(store)
