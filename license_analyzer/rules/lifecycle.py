@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+import polars as pl
+from sqlalchemy import Text, cast, func
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
@@ -24,8 +26,9 @@ from license_analyzer.store.models import Candidate, Decision
 
 OPEN = ("proposed", "approved", "rejected", "snoozed")
 SYSTEM = "license-analyzer"
-_SHOWN_CHANGES = ("rule", "action", "target_sku_part_number", "assigned_via", "last_activity",
-                  "last_activity_source")
+SHOWN_CHANGES = ("rule", "action", "target_sku_part_number", "assigned_via", "last_activity",
+                 "last_activity_source")
+_SHOWN_CHANGES = SHOWN_CHANGES
 
 
 def os_user() -> str | None:
@@ -80,6 +83,22 @@ def last_decision_day(session: Session, candidate_id: str, kind: str) -> date | 
             .order_by(col(Decision.at).desc()).limit(1))
     at = session.exec(stmt).first()
     return at.date() if at else None
+
+
+def last_decision_days(session: Session, candidate_ids: list[str]
+                       ) -> dict[tuple[str, str], date]:
+    """last_decision_day of many candidates at once: (id, kind) -> day."""
+    out: dict[tuple[str, str], date] = {}
+    for start in range(0, len(candidate_ids), 5_000):
+        chunk = candidate_ids[start:start + 5_000]
+        stmt = (sql_select(col(Decision.candidate_id), col(Decision.decision),
+                           func.max(col(Decision.at)))
+                .where(col(Decision.candidate_id).in_(chunk))
+                .group_by(col(Decision.candidate_id), col(Decision.decision)))
+        for cid, kind, at in session.execute(stmt):
+            if at is not None:
+                out[(cid, kind)] = at.date()
+    return out
 
 
 def merge(stored: Stored, proposal: Mapping[str, Any], as_of: date, idle_days: int,
@@ -156,3 +175,38 @@ def stored_candidates(session: Session, profiles: list[str]
             shown[1])
     return out
 
+
+
+# read back as stored, beside the key: what the life cycle and the change test look at
+_STORED = {"id": pl.String, "status": pl.String, "version": pl.Int64,
+           "decided_evidence_hash": pl.String, "snoozed_until": pl.Date,
+           "user_principal_name": pl.String, "display_name": pl.String,
+           "search_key": pl.String, "department": pl.String, "sku_part_number": pl.String,
+           "product_name": pl.String, "rule": pl.String, "reason": pl.String,
+           "action": pl.String, "target_sku_part_number": pl.String,
+           "assigned_via": pl.String, "blocked_reason": pl.String,
+           "monthly_saving": pl.Float64, "last_activity": pl.Date,
+           "last_activity_source": pl.String, "days_inactive": pl.Int64,
+           "evidence_hash": pl.String}
+_DECIDED = ("approved", "rejected", "snoozed", "restored")
+
+
+def stored_frame(session: Session, profiles: list[str]) -> pl.DataFrame:
+    """Every candidate of `profiles` as a frame: the key, the columns in _STORED,
+    `also_matching` as JSON text, `_evidence_core` (the evidence as JSON text without the
+    analysis id that wrote it) and `decided_as_of` (the day a decided candidate was decided
+    on, kept in its evidence)."""
+    table = Candidate.__table__  # type: ignore[attr-defined]
+    key = {"profile": pl.String, "user_id": pl.String, "sku_id": pl.String}
+    names = [*key, *_STORED]
+    stmt = sql_select(*(table.c[n] for n in names), cast(table.c.also_matching, Text),
+                      cast(table.c.evidence, Text)).where(table.c.profile.in_(profiles))
+    rows = session.execute(stmt).all()
+    schema = {**key, **_STORED, "also_matching": pl.String, "_evidence": pl.String}
+    frame = pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
+    evidence = pl.col("_evidence")
+    return frame.with_columns(
+        _evidence_core=evidence.str.replace(r',"analysis_id":\d+\}$', "}"),
+        decided_as_of=pl.when(pl.col("status").is_in(_DECIDED))
+        .then(evidence.str.json_path_match("$.decided_as_of")),
+    ).drop("_evidence")

@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Table, bindparam, case, select, update
+import polars as pl
+from sqlalchemy import JSON, Table, Text, bindparam, case, cast, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
@@ -97,3 +98,48 @@ def insert_rows(session: Session, model: type[Decision] | type[RuleResult],
     table = table_of(model)
     for batch in _batches(rows):
         session.execute(table.insert(), batch)
+
+
+def _json_text(dialect: str, name: str) -> Any:
+    """A JSON column's value bound as the JSON text Polars wrote (no json.dumps per row)."""
+    text = bindparam(name, type_=Text)
+    return text if dialect == "sqlite" else cast(text, JSON)
+
+
+_JSON_COLUMNS = ("evidence", "also_matching")
+
+
+def _rows(frame: pl.DataFrame) -> Iterator[list[dict[str, Any]]]:
+    for start in range(0, frame.height, BATCH):
+        yield frame.slice(start, BATCH).to_dicts()
+
+
+def insert_candidates(session: Session, frame: pl.DataFrame) -> None:
+    """New candidates: every column of the frame (JSON columns as text)."""
+    if frame.is_empty():
+        return
+    table = table_of(Candidate)
+    dialect = session.get_bind().dialect.name
+    stmt = table.insert().values({
+        name: _json_text(dialect, name) if name in _JSON_COLUMNS else bindparam(name)
+        for name in frame.columns})
+    for batch in _rows(frame):
+        session.execute(stmt, batch)
+
+
+def update_candidates(session: Session, frame: pl.DataFrame) -> None:
+    """Stored candidates whose columns changed, status unchanged: each row written only while
+    the candidate is still at the `version` read (a reviewer's decision meanwhile wins; that
+    row waits for the next run)."""
+    if frame.is_empty():
+        return
+    table = table_of(Candidate)
+    dialect = session.get_bind().dialect.name
+    values = {name: _json_text(dialect, f"b_{name}") if name in _JSON_COLUMNS
+              else bindparam(f"b_{name}")
+              for name in frame.columns if name not in ("id", "version")}
+    stmt = (update(table).where(table.c.id == bindparam("b_id"),
+                                table.c.version == bindparam("b_version")).values(values))
+    renamed = frame.rename({name: f"b_{name}" for name in frame.columns})
+    for batch in _rows(renamed):
+        session.execute(stmt, batch)
