@@ -123,8 +123,13 @@ _COMPARED = ("_evidence_core", *(c for c in CANDIDATE_COLUMNS
                                  if c not in ("profile", "user_id", "sku_id", "evidence")))
 
 
-def _differs() -> pl.Expr:
-    return pl.any_horizontal(pl.col(c).ne_missing(pl.col(f"{c}_stored")) for c in _COMPARED)
+_WRITES = {c: "evidence" if c == "_evidence_core" else c for c in _COMPARED}
+
+
+def _differences() -> list[pl.Expr]:
+    """_d0, _d1, ...: whether each _COMPARED column differs from the stored one."""
+    return [pl.col(c).ne_missing(pl.col(f"{c}_stored")).alias(f"_d{i}")
+            for i, c in enumerate(_COMPARED)]
 
 
 def _count(outcome: ProposeOutcome, proposals: pl.DataFrame) -> None:
@@ -215,7 +220,8 @@ def propose(config: Config, store: Store, analysis_id: int,
         fresh = joined.filter(pl.col("id").is_null())
         # still proposed: brought up to date set-based, written only where something changed
         current = joined.filter(status == "proposed")
-        changed = current.filter(_differs())
+        changed = current.with_columns(_differences()).filter(
+            pl.any_horizontal(f"_d{i}" for i in range(len(_COMPARED))))
         # decided or cancelled: the life cycle per row (a few percent of the candidates)
         decided = joined.filter(status.is_not_null() & ~status.is_in(["proposed", *_WAITING]))
         waiting = joined.filter(status.is_in(list(_WAITING)))  # for the change, or a restore
@@ -227,8 +233,12 @@ def propose(config: Config, store: Store, analysis_id: int,
         insert_candidates(session, fresh.select(
             pl.Series("id", ids, dtype=pl.String), *_WRITTEN, "updated_at", "last_run_id",
             proposed_at=pl.lit(now), **_NEW_STATUS))
-        update_candidates(session, changed.select("id", "version", *_WRITTEN, "updated_at",
-                                                  "last_run_id"))
+        # one statement per set of changed columns: SQLite and PostgreSQL rewrite only the
+        # indexes whose columns a statement sets (a day's new counts touch one of five)
+        for flags, rows in changed.group_by([f"_d{i}" for i in range(len(_COMPARED))]):
+            names = [_WRITES[c] for c, f in zip(_COMPARED, flags, strict=True) if f]
+            update_candidates(session, rows.select("id", "version", *names, "updated_at",
+                                                   "last_run_id"))
         upserts, reopens, decisions = _life_cycle(session, decided, analysis.as_of,
                                                   config.analysis.inactive_days, now)
         statuses = ["proposed"] * (fresh.height + current.height) + [
