@@ -11,16 +11,18 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import event, inspect
+from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
-from sqlmodel import Session, create_engine
 
 from license_analyzer.errors import StoreError
 from license_analyzer.redact import sanitize_url
 from license_analyzer.store.schema_head import is_current
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,8 @@ class Store:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session whose transaction commits on success and rolls back on any error."""
+        from sqlmodel import Session  # the ORM loads when a session is first needed
+
         with Session(self.engine, expire_on_commit=False) as session:
             try:
                 yield session
