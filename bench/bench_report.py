@@ -11,6 +11,7 @@ numbers measure the report alone. Results go to stdout and bench/results/report.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import random
 import sys
@@ -149,7 +150,7 @@ def build_store(store: Store, users: int, seed: int = 7) -> dict[str, int]:
             "departments": len(departments)}
 
 
-def bench(users: int) -> dict[str, Any]:
+def bench(users: int, profile_to: Path | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-report-") as tmp:
         folder = Path(tmp)
         store = open_store(f"sqlite:///{folder / 'store.db'}", base=folder,
@@ -158,9 +159,15 @@ def bench(users: int) -> dict[str, Any]:
             started = time.perf_counter()
             shape = build_store(store, users)
             built = time.perf_counter() - started
+            profiler = cProfile.Profile() if profile_to else None
             started = time.perf_counter()
+            if profiler:
+                profiler.enable()
             index = write_report(Config(), store, folder / "out", AS_OF)
             seconds = time.perf_counter() - started
+            if profiler and profile_to:
+                profiler.disable()
+                profiler.dump_stats(profile_to)
             sizes = {p.name: p.stat().st_size for p in index.parent.iterdir()}
         finally:
             store.dispose()
@@ -173,8 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, action="append",
                         help="tenant size; repeat for several (default: 2000 and 200000)")
+    parser.add_argument("--profile", type=Path, help="write cProfile stats of write_report here")
     args = parser.parse_args(argv)
-    results = [bench(n) for n in (args.users or [2_000, 200_000])]
+    results = [bench(n, args.profile) for n in (args.users or [2_000, 200_000])]
     for result in results:
         print(json.dumps(result))
     out = ROOT / "bench" / "results" / "report.json"
