@@ -21,14 +21,13 @@ from license_analyzer.report.activity import BUCKETS, ActivityBuckets, activity_
 from license_analyzer.report.assignment_errors import AssignmentError, assignment_errors
 from license_analyzer.report.atomic import write_text_atomic
 from license_analyzer.report.candidates import (
-    EXPORT_COLUMNS,
     TABLE_ROW_LIMIT,
     CandidateSummary,
     CandidateTable,
     RuleRow,
     candidate_summary,
     candidate_table,
-    export_rows,
+    export_frame,
     realised_saving,
     rule_rows,
 )
@@ -189,8 +188,8 @@ def write_report(config: Config, store: Store, out_dir: Path, as_of: date,
     private_dir(folder)
     report = collect_report(config, store, as_of, run_id)
 
-    candidates = export_rows(store)
-    columns = columns_of(candidates, EXPORT_COLUMNS)
+    candidates = export_frame(store)
+    columns = candidates.columns
     write_csv(folder / "candidates.csv", columns, candidates)
     write_xlsx(folder / "candidates.xlsx", "candidates", columns, candidates)
     usage = usage_export_rows(config, store, report)

@@ -52,14 +52,20 @@ def columns_of(rows: Sequence[dict[str, Any]], default: Sequence[str]) -> list[s
     return list(seen)
 
 
-def cell_frame(columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> pl.DataFrame | None:
+Rows = Sequence[dict[str, Any]] | pl.DataFrame
+
+
+def cell_frame(columns: Sequence[str], rows: Rows) -> pl.DataFrame | None:
     """The rows as the cells both exports write, column by column in Polars: `_cell_text`
     and `neutralize_cell` as expressions (numbers stay numbers, empty is null). None when a
     column holds what only the per-row path converts (mixed types, mappings)."""
-    try:
-        frame = pl.DataFrame(list(rows), infer_schema_length=None)
-    except (TypeError, ValueError, pl.exceptions.PolarsError):
-        return None
+    if isinstance(rows, pl.DataFrame):
+        frame = rows
+    else:
+        try:
+            frame = pl.DataFrame(list(rows), infer_schema_length=None)
+        except (TypeError, ValueError, pl.exceptions.PolarsError):
+            return None
     cells: list[pl.Expr] = []
     for name in columns:
         if name not in frame.columns:
@@ -86,7 +92,7 @@ def cell_frame(columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> pl.Dat
     return frame.select(cells)
 
 
-def write_csv(path: Path, columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> None:
+def write_csv(path: Path, columns: Sequence[str], rows: Rows) -> None:
     cells = cell_frame(columns, rows)
     # utf-8-sig: Excel reads the names of non-English tenants right only with the BOM
     with atomic_path(path) as tmp:
@@ -96,19 +102,22 @@ def write_csv(path: Path, columns: Sequence[str], rows: Sequence[dict[str, Any]]
         with tmp.open("w", encoding="utf-8-sig", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(columns)
-            for row in rows:
+            for row in _dicts(rows):
                 writer.writerow([neutralize_cell(_cell_text(row.get(c))) for c in columns])
 
 
-def write_xlsx(path: Path, sheet: str, columns: Sequence[str],
-               rows: Sequence[dict[str, Any]]) -> None:
+def write_xlsx(path: Path, sheet: str, columns: Sequence[str], rows: Rows) -> None:
     cells = cell_frame(columns, rows)
     with atomic_path(path) as tmp:
         if cells is not None:
             write_sheet_frame(tmp, sheet, cells)
             return
         write_sheet(tmp, sheet, columns, ([_xlsx_value(row.get(c)) for c in columns]
-                                          for row in rows))
+                                          for row in _dicts(rows)))
+
+
+def _dicts(rows: Rows) -> Sequence[dict[str, Any]]:
+    return rows.to_dicts() if isinstance(rows, pl.DataFrame) else rows
 
 
 def _xlsx_value(value: Any) -> Any:

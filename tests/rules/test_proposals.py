@@ -10,7 +10,9 @@ from sqlalchemy import event
 from sqlmodel import select
 
 from license_analyzer.rules.evidence import evidence_hash
+from license_analyzer.rules.exports import candidate_export_frame, candidate_export_rows
 from license_analyzer.rules.loading import load_rules
+from license_analyzer.rules.review import decide
 from license_analyzer.store.db import Store
 from license_analyzer.store.models import Candidate
 from tests.factories import AS_OF, make_config
@@ -22,7 +24,8 @@ def _rows() -> list[dict[str, object]]:
     return [
         fact("ann", "SPE_E3", days=90, last_activity_source='sign-in "é" \\ ✓'),
         fact("bob", "SPE_E3", days=None),
-        fact("carl", "DYN365_ENTERPRISE_SALES", days=120, via_groups=["g-1"]),
+        fact("carl", "DYN365_ENTERPRISE_SALES", days=120, via_groups=["g-1"], read_only=True),
+        fact("fred", "DYN365_ENTERPRISE_SALES", days=100, read_only=False),
         fact("dora", "ENTERPRISEPACK", days=2),
         fact("dora", "SPE_E5", days=2),
         fact("eve", "SPE_E3", days=75, account_enabled=False, display_name="Ève \"E\""),
@@ -63,3 +66,12 @@ def test_a_rerun_on_the_same_evidence_writes_no_candidate(run: Run, tenant: Stor
     with tenant.session() as s:
         assert {c.evidence["as_of"] for c in s.exec(select(Candidate))} == {
             (AS_OF + timedelta(days=1)).isoformat()}
+
+
+def test_the_export_frame_is_the_export_rows(run: Run, tenant: Store) -> None:
+    run(_rows())
+    decide(tenant, [next(iter(run(_rows()).values())).id], "approved", by="Jane", note="ok")
+    rows = candidate_export_rows(tenant)
+    frame = candidate_export_frame(tenant)
+    assert len(rows) >= 5 and frame.columns == list(rows[0])
+    assert frame.to_dicts() == rows
