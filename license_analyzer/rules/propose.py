@@ -229,10 +229,11 @@ def propose(config: Config, store: Store, analysis_id: int,
         taken = set(stored["id"].to_list()) | set(
             session.exec(select(Candidate.id).where(col(Candidate.profile).notin_(
                 seen_profiles))).all())
+        first_run = not taken  # no candidate stored for any profile
         ids = [_new_id(p, u, k, taken) for p, u, k in fresh.select(derive.ROW).iter_rows()]
         insert_candidates(session, fresh.select(
             pl.Series("id", ids, dtype=pl.String), *_WRITTEN, "updated_at", "last_run_id",
-            proposed_at=pl.lit(now), **_NEW_STATUS))
+            proposed_at=pl.lit(now), **_NEW_STATUS), table_empty=first_run)
         # one statement per set of changed columns: SQLite and PostgreSQL rewrite only the
         # indexes whose columns a statement sets (a day's new counts touch one of five)
         for flags, rows in changed.group_by([f"_d{i}" for i in range(len(_COMPARED))]):

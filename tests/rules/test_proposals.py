@@ -6,15 +6,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import event
-from sqlmodel import select
+import orjson
+import polars as pl
+from sqlalchemy import event, inspect
+from sqlmodel import delete, select
 
 from license_analyzer.rules.evidence import evidence_hash
 from license_analyzer.rules.exports import candidate_export_frame, candidate_export_rows
 from license_analyzer.rules.loading import load_rules
 from license_analyzer.rules.review import decide
+from license_analyzer.rules.writes import insert_candidates
 from license_analyzer.store.db import Store
-from license_analyzer.store.models import Candidate
+from license_analyzer.store.models import LIST_INDEXES, Candidate
 from tests.factories import AS_OF, make_config
 from tests.rules.builders import fact
 from tests.rules.conftest import Run
@@ -75,3 +78,21 @@ def test_the_export_frame_is_the_export_rows(run: Run, tenant: Store) -> None:
     frame = candidate_export_frame(tenant)
     assert len(rows) >= 5 and frame.columns == list(rows[0])
     assert frame.to_dicts() == rows
+
+
+def test_a_first_insert_rebuilds_the_list_indexes_and_keeps_them(run: Run,
+                                                                 tenant: Store) -> None:
+    run(_rows())
+    with tenant.session() as s:
+        rows = [c.model_dump() for c in s.exec(select(Candidate))]
+        s.exec(delete(Candidate))
+    frame = pl.DataFrame(rows, infer_schema_length=None).with_columns(
+        evidence=pl.Series([orjson.dumps(r["evidence"]).decode() for r in rows]),
+        also_matching=pl.Series([orjson.dumps(r["also_matching"]).decode() for r in rows]))
+    with tenant.session() as s:
+        insert_candidates(s, frame, table_empty=True, rebuild_from=1)
+    names = {i["name"] for i in inspect(tenant.engine).get_indexes("candidate")}
+    assert set(LIST_INDEXES) <= names
+    with tenant.session() as s:
+        back = {c.id: c.model_dump() for c in s.exec(select(Candidate))}
+    assert back == {r["id"]: r for r in rows}
