@@ -7,15 +7,17 @@ import sys
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from license_analyzer.config import Config, load_config
 from license_analyzer.errors import ConfigError, ExitCode, LicenseAnalyzerError
 from license_analyzer.logs import configure_logging
 from license_analyzer.redact import redact
 from license_analyzer.terminal import visible
+
+if TYPE_CHECKING:
+    from license_analyzer.config import Config
 
 log = logging.getLogger("license_analyzer")
 
@@ -43,6 +45,8 @@ class State:
     verbose: bool = False
 
     def config(self) -> Config:
+        from license_analyzer.config import load_config  # pydantic: not for --help
+
         return load_config(self.config_path)
 
 
