@@ -32,7 +32,13 @@ from license_analyzer.report.candidates import (
     rule_rows,
 )
 from license_analyzer.report.charts import Chart
-from license_analyzer.report.exports import USAGE_COLUMNS, columns_of, write_csv, write_xlsx
+from license_analyzer.report.exports import (
+    USAGE_COLUMNS,
+    cell_frame,
+    columns_of,
+    write_csv,
+    write_xlsx,
+)
 from license_analyzer.report.freshness import Freshness, Notice, freshness
 from license_analyzer.report.position import (
     ProductPosition,
@@ -190,8 +196,9 @@ def write_report(config: Config, store: Store, out_dir: Path, as_of: date,
 
     candidates = export_frame(store)
     columns = candidates.columns
-    write_csv(folder / "candidates.csv", columns, candidates)
-    write_xlsx(folder / "candidates.xlsx", "candidates", columns, candidates)
+    cells = cell_frame(columns, candidates)  # once for both files
+    write_csv(folder / "candidates.csv", columns, candidates, cells=cells)
+    write_xlsx(folder / "candidates.xlsx", "candidates", columns, candidates, cells=cells)
     usage = usage_export_rows(config, store, report)
     write_csv(folder / "usage.csv", columns_of(usage, USAGE_COLUMNS), usage)
 

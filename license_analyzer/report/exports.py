@@ -92,8 +92,10 @@ def cell_frame(columns: Sequence[str], rows: Rows) -> pl.DataFrame | None:
     return frame.select(cells)
 
 
-def write_csv(path: Path, columns: Sequence[str], rows: Rows) -> None:
-    cells = cell_frame(columns, rows)
+def write_csv(path: Path, columns: Sequence[str], rows: Rows,
+              cells: pl.DataFrame | None = None) -> None:
+    """`cells`: cell_frame(columns, rows) when the caller has it already."""
+    cells = cells if cells is not None else cell_frame(columns, rows)
     # utf-8-sig: Excel reads the names of non-English tenants right only with the BOM
     with atomic_path(path) as tmp:
         if cells is not None:  # Polars writes it (CRLF, quoted where needed, as csv.writer)
@@ -106,8 +108,9 @@ def write_csv(path: Path, columns: Sequence[str], rows: Rows) -> None:
                 writer.writerow([neutralize_cell(_cell_text(row.get(c))) for c in columns])
 
 
-def write_xlsx(path: Path, sheet: str, columns: Sequence[str], rows: Rows) -> None:
-    cells = cell_frame(columns, rows)
+def write_xlsx(path: Path, sheet: str, columns: Sequence[str], rows: Rows,
+               cells: pl.DataFrame | None = None) -> None:
+    cells = cells if cells is not None else cell_frame(columns, rows)
     with atomic_path(path) as tmp:
         if cells is not None:
             write_sheet_frame(tmp, sheet, cells)

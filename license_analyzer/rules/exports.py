@@ -63,7 +63,7 @@ def candidate_export_frame(store: Store) -> pl.DataFrame:
             .order_by(table.c.monthly_saving.desc(), table.c.user_principal_name,
                       table.c.sku_part_number))
     with store.engine.connect() as conn:
-        rows = [tuple(r) for r in conn.execute(stmt)]
+        rows = conn.execute(stmt).fetchall()  # one fetchall, not a fetch per row
     frame = pl.DataFrame(rows, orient="row", schema={
         n: _NUMBERS.get(n, pl.String) for n in names})
     return frame.select(
