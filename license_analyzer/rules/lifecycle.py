@@ -191,22 +191,39 @@ _STORED = {"id": pl.String, "status": pl.String, "version": pl.Int64,
 _DECIDED = ("approved", "rejected", "snoozed", "restored")
 
 
+def _evidence_texts(session: Session, where: Any) -> pl.DataFrame:
+    table = Candidate.__table__  # type: ignore[attr-defined]
+    rows = session.execute(sql_select(table.c.id, cast(table.c.evidence, Text))
+                           .where(where)).fetchall()
+    return pl.DataFrame(rows, orient="row", schema={"id": pl.String, "_evidence": pl.String})
+
+
 def stored_frame(session: Session, profiles: list[str]) -> pl.DataFrame:
     """Every candidate of `profiles` as a frame: the key, the columns in _STORED,
-    `also_matching` as JSON text, `_evidence_core` (the evidence as JSON text without the
-    analysis id that wrote it) and `decided_as_of` (the day a decided candidate was decided
-    on, kept in its evidence)."""
+    `also_matching` as JSON text and `decided_as_of` (the day a decided candidate was decided
+    on, kept in its evidence). The evidence itself, the widest column, is read only for the
+    decided ones here (stored_evidence reads it for others that need it)."""
     table = Candidate.__table__  # type: ignore[attr-defined]
     key = {"profile": pl.String, "user_id": pl.String, "sku_id": pl.String}
     names = [*key, *_STORED]
-    stmt = sql_select(*(table.c[n] for n in names), cast(table.c.also_matching, Text),
-                      cast(table.c.evidence, Text)).where(table.c.profile.in_(profiles))
-    rows = session.execute(stmt).all()
-    schema = {**key, **_STORED, "also_matching": pl.String, "_evidence": pl.String}
-    frame = pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
-    evidence = pl.col("_evidence")
-    return frame.with_columns(
-        _evidence_core=evidence.str.replace(r',"analysis_id":\d+\}$', "}"),
-        decided_as_of=pl.when(pl.col("status").is_in(_DECIDED))
-        .then(evidence.str.json_path_match("$.decided_as_of")),
-    ).drop("_evidence")
+    stmt = sql_select(*(table.c[n] for n in names), cast(table.c.also_matching, Text)
+                      ).where(table.c.profile.in_(profiles))
+    rows = session.execute(stmt).fetchall()
+    schema = {**key, **_STORED, "also_matching": pl.String}
+    frame = pl.DataFrame(rows, schema=schema, orient="row")
+    decided = _evidence_texts(session, table.c.profile.in_(profiles)
+                              & table.c.status.in_(_DECIDED)).select(
+        "id", decided_as_of=pl.col("_evidence").str.json_path_match("$.decided_as_of"))
+    return frame.join(decided, on="id", how="left", maintain_order="left")
+
+
+def stored_evidence(session: Session, ids: list[str]) -> pl.DataFrame:
+    """id, `_evidence_core_stored`: the stored evidence as JSON text without the analysis id
+    that wrote it, of the candidates `ids`."""
+    table = Candidate.__table__  # type: ignore[attr-defined]
+    frames = [_evidence_texts(session, table.c.id.in_(ids[start:start + 5_000]))
+              for start in range(0, len(ids), 5_000)]
+    frame = pl.concat(frames) if frames else pl.DataFrame(
+        schema={"id": pl.String, "_evidence": pl.String})
+    return frame.select("id", _evidence_core_stored=pl.col("_evidence").str.replace(
+        r',"analysis_id":\d+\}$', "}"))

@@ -27,6 +27,7 @@ from license_analyzer.rules.lifecycle import (
     decision_row,
     last_decision_days,
     merge,
+    stored_evidence,
     stored_frame,
 )
 from license_analyzer.rules.loading import load_rules
@@ -126,10 +127,23 @@ _COMPARED = ("_evidence_core", *(c for c in CANDIDATE_COLUMNS
 _WRITES = {c: "evidence" if c == "_evidence_core" else c for c in _COMPARED}
 
 
-def _differences() -> list[pl.Expr]:
-    """_d0, _d1, ...: whether each _COMPARED column differs from the stored one."""
-    return [pl.col(c).ne_missing(pl.col(f"{c}_stored")).alias(f"_d{i}")
-            for i, c in enumerate(_COMPARED)]
+def _changed(session: Session, current: pl.DataFrame) -> pl.DataFrame:
+    """The still-proposed rows that differ from the stored candidate, with _d0, _d1, ...:
+    whether each _COMPARED column does. The stored evidence (the widest column) is read only
+    for rows whose other columns are all the same: on a new day the counts in the reason and
+    days_inactive have moved for nearly every row, and its evidence is then written anyway."""
+    narrow = [pl.col(c).ne_missing(pl.col(f"{c}_stored")).alias(f"_d{i}")
+              for i, c in enumerate(_COMPARED) if c != "_evidence_core"]
+    flagged = current.with_columns(narrow).with_columns(
+        _other=pl.any_horizontal(f"_d{i}" for i in range(1, len(_COMPARED))))
+    same = flagged.filter(~pl.col("_other"))["id"].to_list()
+    flagged = flagged.join(stored_evidence(session, same), on="id", how="left",
+                           maintain_order="left")
+    evidence = _COMPARED.index("_evidence_core")  # 0: the others are _d1, _d2, ...
+    return flagged.with_columns(
+        (pl.col("_other") | pl.col("_evidence_core").ne_missing(
+            pl.col("_evidence_core_stored"))).alias(f"_d{evidence}")
+    ).filter(pl.any_horizontal(f"_d{i}" for i in range(len(_COMPARED))))
 
 
 def _count(outcome: ProposeOutcome, proposals: pl.DataFrame) -> None:
@@ -220,8 +234,7 @@ def propose(config: Config, store: Store, analysis_id: int,
         fresh = joined.filter(pl.col("id").is_null())
         # still proposed: brought up to date set-based, written only where something changed
         current = joined.filter(status == "proposed")
-        changed = current.with_columns(_differences()).filter(
-            pl.any_horizontal(f"_d{i}" for i in range(len(_COMPARED))))
+        changed = _changed(session, current)
         # decided or cancelled: the life cycle per row (a few percent of the candidates)
         decided = joined.filter(status.is_not_null() & ~status.is_in(["proposed", *_WAITING]))
         waiting = joined.filter(status.is_in(list(_WAITING)))  # for the change, or a restore
