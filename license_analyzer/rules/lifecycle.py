@@ -20,7 +20,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Text, cast, func
 from sqlalchemy import select as sql_select
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from license_analyzer.store.models import Candidate, Decision
 
@@ -28,7 +28,6 @@ OPEN = ("proposed", "approved", "rejected", "snoozed")
 SYSTEM = "license-analyzer"
 SHOWN_CHANGES = ("rule", "action", "target_sku_part_number", "assigned_via", "last_activity",
                  "last_activity_source")
-_SHOWN_CHANGES = SHOWN_CHANGES
 
 
 def os_user() -> str | None:
@@ -57,7 +56,7 @@ class Stored:
     decided_evidence_hash: str | None
     snoozed_until: date | None
     decided_as_of: str | None
-    shown: dict[str, Any]  # the _SHOWN_CHANGES fields as stored
+    shown: dict[str, Any]  # the SHOWN_CHANGES fields as stored
     version: int = 0  # as read: propose writes back only while it is unchanged
 
 
@@ -73,21 +72,14 @@ class Outcome:
 
 def _what_changed(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
     changes = [f"{name} {old.get(name)!s} -> {new.get(name)!s}"
-               for name in _SHOWN_CHANGES if old.get(name) != new.get(name)]
+               for name in SHOWN_CHANGES if old.get(name) != new.get(name)]
     return "; ".join(changes) or "the evidence changed"
-
-
-def last_decision_day(session: Session, candidate_id: str, kind: str) -> date | None:
-    stmt = (select(Decision.at).where(Decision.candidate_id == candidate_id,
-                                      Decision.decision == kind)
-            .order_by(col(Decision.at).desc()).limit(1))
-    at = session.exec(stmt).first()
-    return at.date() if at else None
 
 
 def last_decision_days(session: Session, candidate_ids: list[str]
                        ) -> dict[tuple[str, str], date]:
-    """last_decision_day of many candidates at once: (id, kind) -> day."""
+    """The day of each candidate's last decision of each kind: (id, kind) -> day (older
+    stores kept no decided_as_of in the evidence)."""
     out: dict[tuple[str, str], date] = {}
     for start in range(0, len(candidate_ids), 5_000):
         chunk = candidate_ids[start:start + 5_000]
@@ -145,36 +137,6 @@ def decision_row(candidate: Mapping[str, Any], decision: str, note: str, at: dat
             "os_user": os_user(), "at": at, "note": note, "until": None,
             "action": candidate.get("action"), "target": candidate.get("target_sku_part_number"),
             "evidence_hash": candidate.get("evidence_hash")}
-
-
-def stored_candidates(session: Session, profiles: list[str]
-                      ) -> dict[tuple[str, str, str], tuple[Stored, str | None]]:
-    """(profile, user, SKU) -> (what the life cycle needs, the action) of every candidate."""
-    # plain columns, not ORM objects: tens of thousands of candidates load in a blink
-    names = ("profile", "user_id", "sku_id", "id", "status", "version", "evidence_hash",
-             "decided_evidence_hash", "snoozed_until", *_SHOWN_CHANGES)
-    where = col(Candidate.profile).in_(profiles)
-    stmt = sql_select(*(col(getattr(Candidate, n)) for n in names)).where(where)
-    # the evidence (JSON) only of decided candidates: it holds the day they were decided on
-    decided_on = {
-        cid: (evidence or {}).get("decided_as_of")
-        for cid, evidence in session.execute(
-            sql_select(col(Candidate.id), col(Candidate.evidence)).where(
-                where, col(Candidate.status).in_(("approved", "rejected", "snoozed",
-                                                  "restored"))))
-    }
-    out: dict[tuple[str, str, str], tuple[Stored, str | None]] = {}
-    for row in session.execute(stmt):
-        (profile, user_id, sku_id, cid, status, version, evidence_hash, decided, snoozed,
-         *shown) = row
-        out[(profile, user_id, sku_id)] = (
-            Stored(id=cid, status=status, evidence_hash=evidence_hash,
-                   decided_evidence_hash=decided, snoozed_until=snoozed,
-                   decided_as_of=decided_on.get(cid),
-                   shown=dict(zip(_SHOWN_CHANGES, shown, strict=True)), version=version),
-            shown[1])
-    return out
-
 
 
 # read back as stored, beside the key: what the life cycle and the change test look at
