@@ -11,6 +11,7 @@ numbers measure the report alone. Results go to stdout and bench/results/report.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import random
 import sys
@@ -61,7 +62,8 @@ def _bulk(store: Store, model: Any, rows: list[dict[str, Any]]) -> None:
             conn.execute(insert(model), rows[start:start + BATCH])
 
 
-def build_store(store: Store, users: int, seed: int = 7) -> dict[str, int]:
+def build_store(store: Store, users: int, seed: int = 7,
+                candidates: int | None = None) -> dict[str, int]:
     rng = random.Random(seed)
     now = _now()
     departments = [f"Department {i:03d}" for i in range(max(5, min(300, users // 500)))]
@@ -99,7 +101,7 @@ def build_store(store: Store, users: int, seed: int = 7) -> dict[str, int]:
              monthly_cost=rng.uniform(1_000, 90_000), monthly_waste=rng.uniform(0, 30_000))
         for d in departments])
 
-    count = users // 3
+    count = candidates if candidates is not None else users // 3
     candidates = []
     for i in range(count):
         sku = i % len(SKUS)
@@ -149,18 +151,25 @@ def build_store(store: Store, users: int, seed: int = 7) -> dict[str, int]:
             "departments": len(departments)}
 
 
-def bench(users: int) -> dict[str, Any]:
+def bench(users: int, profile_to: Path | None = None,
+          candidates: int | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-report-") as tmp:
         folder = Path(tmp)
         store = open_store(f"sqlite:///{folder / 'store.db'}", base=folder,
                            data_dir=folder / "data")
         try:
             started = time.perf_counter()
-            shape = build_store(store, users)
+            shape = build_store(store, users, candidates=candidates)
             built = time.perf_counter() - started
+            profiler = cProfile.Profile() if profile_to else None
             started = time.perf_counter()
+            if profiler:
+                profiler.enable()
             index = write_report(Config(), store, folder / "out", AS_OF)
             seconds = time.perf_counter() - started
+            if profiler and profile_to:
+                profiler.disable()
+                profiler.dump_stats(profile_to)
             sizes = {p.name: p.stat().st_size for p in index.parent.iterdir()}
         finally:
             store.dispose()
@@ -173,8 +182,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, action="append",
                         help="tenant size; repeat for several (default: 2000 and 200000)")
+    parser.add_argument("--profile", type=Path, help="write cProfile stats of write_report here")
+    parser.add_argument("--candidates", type=int, help="candidates (default: a third of the users;"
+                        " propose's own tenant has 310,000 at 200,000 users)")
     args = parser.parse_args(argv)
-    results = [bench(n) for n in (args.users or [2_000, 200_000])]
+    results = [bench(n, args.profile, args.candidates) for n in (args.users or [2_000, 200_000])]
     for result in results:
         print(json.dumps(result))
     out = ROOT / "bench" / "results" / "report.json"

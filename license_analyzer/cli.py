@@ -7,16 +7,17 @@ import sys
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
-from sqlalchemy.exc import OperationalError
 
-from license_analyzer.config import Config, load_config
 from license_analyzer.errors import ConfigError, ExitCode, LicenseAnalyzerError
 from license_analyzer.logs import configure_logging
 from license_analyzer.redact import redact
 from license_analyzer.terminal import visible
+
+if TYPE_CHECKING:
+    from license_analyzer.config import Config
 
 log = logging.getLogger("license_analyzer")
 
@@ -48,6 +49,8 @@ class State:
     verbose: bool = False
 
     def config(self) -> Config:
+        from license_analyzer.config import load_config  # pydantic: not for --help
+
         return load_config(self.config_path)
 
 
@@ -162,7 +165,7 @@ def simulate(
 @app.command("serve")
 def serve_command(host: HostOpt = "127.0.0.1", port: PortOpt = 8080) -> None:
     """Serve the review web app over the configured store; sign-in with Entra ID per [web]."""
-    from license_analyzer.run import open_configured_store
+    from license_analyzer.store.open import open_configured_store
     from license_analyzer.web.serve import serve
 
     config = state.config()
@@ -243,7 +246,7 @@ def usage(
     """License position per SKU: purchased, assigned, active, inactive, waste."""
     from license_analyzer.output import print_rows
     from license_analyzer.pipeline.usage import usage_rows
-    from license_analyzer.run import open_configured_store
+    from license_analyzer.store.open import open_configured_store
 
     config = state.config()
     rows = usage_rows(open_configured_store(config), config)
@@ -269,7 +272,7 @@ def candidates_list(
     """List reclamation candidates."""
     from license_analyzer.output import print_rows
     from license_analyzer.rules.review import list_candidates
-    from license_analyzer.run import open_configured_store
+    from license_analyzer.store.open import open_configured_store
 
     config = state.config()
     rows = list_candidates(open_configured_store(config), status=status)
@@ -287,7 +290,7 @@ NoteOpt = Annotated[str | None, typer.Option("--note", help="Why.")]
 def _decide(decision: str, ids: list[str], by: str, note: str | None,
             until: date | None = None) -> None:
     from license_analyzer.rules.review import decide
-    from license_analyzer.run import open_configured_store
+    from license_analyzer.store.open import open_configured_store
     from license_analyzer.terminal import say
 
     config = state.config()
@@ -325,7 +328,7 @@ def candidates_import(
 ) -> None:
     """Take in the decisions written into an exported candidates.csv / candidates.xlsx."""
     from license_analyzer.rules.review import import_decisions
-    from license_analyzer.run import open_configured_store
+    from license_analyzer.store.open import open_configured_store
 
     config = state.config()
     raise typer.Exit(import_decisions(open_configured_store(config), file, by=by))
@@ -357,7 +360,7 @@ def rules_list(
     """Each rule with its candidates and savings in the last run."""
     from license_analyzer.output import print_rows
     from license_analyzer.rules.listing import rules_summary
-    from license_analyzer.run import open_configured_store
+    from license_analyzer.store.open import open_configured_store
 
     config = state.config()
     rows = rules_summary(config, open_configured_store(config))
@@ -390,7 +393,7 @@ def export_activity(
 ) -> None:
     """One row per (profile, user_id, product, source, day) with that day's activity."""
     from license_analyzer.pipeline.export import export_activity as do_export
-    from license_analyzer.run import open_configured_store
+    from license_analyzer.store.open import open_configured_store
 
     config = state.config()
     rows = do_export(config, open_configured_store(config), out)
@@ -408,7 +411,7 @@ def compliance(
         return
     from license_analyzer.output import print_rows
     from license_analyzer.pipeline.fo_compliance import compute, contract_rows, flat
-    from license_analyzer.run import open_configured_store
+    from license_analyzer.store.open import open_configured_store
 
     config = state.config()
     store = open_configured_store(config)
@@ -439,8 +442,8 @@ def compliance_import(
                                               "CSV or the security object licenses export.")],
 ) -> None:
     """Keep a Microsoft admin-center export in the store (the newest of each kind counts)."""
-    from license_analyzer.run import open_configured_store
     from license_analyzer.sources.admin_center_files import KIND_NAMES, import_export
+    from license_analyzer.store.open import open_configured_store
 
     config = state.config()
     store = open_configured_store(config)
@@ -470,7 +473,9 @@ def main(argv: list[str] | None = None) -> None:
             log.debug("detail: %s", exc.detail)
         typer.echo(visible(redact(f"error: {exc.message}")), err=True)
         sys.exit(int(exc.exit_code))
-    except OperationalError as exc:  # the database went away or stayed locked mid-command
+    except Exception as exc:
+        if not _is_database_error(exc):
+            _unexpected(exc)
         log.debug("database error: %s", exc)
         typer.echo("error: the database is locked by another process or cannot be reached;"
                    " check [storage] url and that no other program holds it, then run again.",
@@ -479,9 +484,19 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)
-    except Exception as exc:  # a bug: say so plainly, the traceback goes to --verbose
-        if state.verbose:
-            log.exception("unexpected error")
-        typer.echo(visible(redact(f"error: unexpected {type(exc).__name__}: {exc}; run again"
-                                  " with --verbose and report it.")), err=True)
-        sys.exit(int(ExitCode.BUG))
+
+
+def _is_database_error(exc: Exception) -> bool:
+    """The database went away or stayed locked mid-command. Looked up, not imported: a command
+    that never opened the store (`--help`) need not load SQLAlchemy to rule it out."""
+    sqlalchemy_exc = sys.modules.get("sqlalchemy.exc")
+    return sqlalchemy_exc is not None and isinstance(exc, sqlalchemy_exc.OperationalError)
+
+
+def _unexpected(exc: Exception) -> NoReturn:
+    """A bug: say so plainly, the traceback goes to --verbose."""
+    if state.verbose:
+        log.exception("unexpected error")
+    typer.echo(visible(redact(f"error: unexpected {type(exc).__name__}: {exc}; run again"
+                              " with --verbose and report it.")), err=True)
+    sys.exit(int(ExitCode.BUG))

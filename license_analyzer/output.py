@@ -14,15 +14,15 @@ import io
 import sys
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from license_analyzer.report.safety import neutralize_cell
 from license_analyzer.terminal import say, visible
+
+if TYPE_CHECKING:
+    from rich.text import Text
 
 __all__ = ["print_rows", "say", "to_csv", "to_json", "visible"]
 
@@ -57,6 +57,8 @@ Column = tuple[str, str]  # (field, header shown in the table)
 
 def _cell(value: Any) -> Text:
     """Plain text, never rich markup."""
+    from rich.text import Text  # rich loads for tables only, not for JSON or CSV
+
     if value is None:
         return Text("")
     if isinstance(value, float):
@@ -77,6 +79,9 @@ def print_rows(rows: Sequence[dict[str, Any]], fmt: str,
     chosen = list(columns or [(k, k) for k in (rows[0].keys() if rows else [])])
     if len({r.get("profile") for r in rows}) <= 1:  # one profile: the column says nothing
         chosen = [c for c in chosen if c[0] != "profile"]
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title=title, title_justify="left")
     for field, header in chosen:
         numeric = any(isinstance(r.get(field), int | float) for r in rows[:50])

@@ -17,18 +17,12 @@ from pathlib import Path
 
 from license_analyzer.config import Config, ProfileConfig, load_config
 from license_analyzer.errors import ConfigError, ExitCode, LicenseAnalyzerError
-from license_analyzer.store.db import Store, open_store
+from license_analyzer.store.db import Store
 from license_analyzer.store.lock import JobLockHolder
+from license_analyzer.store.open import open_configured_store
 from license_analyzer.store.runs import RunRecorder
 
 log = logging.getLogger(__name__)
-
-
-def open_configured_store(config: Config) -> Store:
-    base = config.source_path.parent if config.source_path else Path.cwd()
-    data_dir = config.resolve(config.storage.data_dir) if config.storage.data_dir else None
-    return open_store(config.storage.url, base=base, data_dir=data_dir,
-                      lock_timeout_s=config.storage.lock_timeout_s)
 
 
 def today_utc() -> date:

@@ -61,7 +61,7 @@ def scheduled_run(config_path: str | None) -> None:
 
 def make_scheduler(config: Config) -> BackgroundScheduler:
     """A paused scheduler holding the daily job, kept from an earlier start when unchanged."""
-    from license_analyzer.run import open_configured_store
+    from license_analyzer.store.open import open_configured_store
 
     trigger = build_trigger(config)
     store = open_configured_store(config)
@@ -84,7 +84,7 @@ def run_scheduler(config: Config, stop: threading.Event | None = None) -> int:
     if config.analysis.as_of is not None:
         raise ConfigError("[analysis] as_of is set, which would repeat the same day forever;"
                           " remove it from the config to schedule daily runs.")
-    from license_analyzer.run import open_configured_store
+    from license_analyzer.store.open import open_configured_store
 
     stop = stop or threading.Event()
     with JobLockHolder(open_configured_store(config), name="scheduler"):

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from license_analyzer.config import Config
-from license_analyzer.run import open_configured_store
 from license_analyzer.simulator import Simulator, write_config_file
 from license_analyzer.sources.http import connect
 from license_analyzer.sources.http.delegated import DelegatedTokenProvider
+from license_analyzer.store.open import open_configured_store
 from license_analyzer.store.sign_in import stored_sign_in
 
 KEY_VAR = "LA_TEST_TOKEN_KEY"

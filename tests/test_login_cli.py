@@ -14,9 +14,9 @@ from sqlmodel import func, select
 
 from license_analyzer.cli import main
 from license_analyzer.config import load_config
-from license_analyzer.run import open_configured_store
 from license_analyzer.simulator import Simulator, SimulatorOptions
 from license_analyzer.store.models import DirectoryUser, Run, SignIn
+from license_analyzer.store.open import open_configured_store
 from tests.sign_in_setup import (
     KEY,
     KEY_VAR,

@@ -8,9 +8,10 @@ import pytest
 from sqlmodel import select
 
 from license_analyzer.config import load_config
-from license_analyzer.run import job, open_configured_store
+from license_analyzer.run import job
 from license_analyzer.simulator import Simulator, SimulatorOptions, write_config_file
 from license_analyzer.store.models import Run
+from license_analyzer.store.open import open_configured_store
 from tests.reliability.harness import SIM_NOW
 
 pytestmark = pytest.mark.xdist_group("reliability")

@@ -8,11 +8,11 @@ import pytest
 
 from license_analyzer.config import Config, load_config
 from license_analyzer.errors import ConfigError
-from license_analyzer.run import open_configured_store
 from license_analyzer.scheduler import JOB_ID, make_scheduler, run_scheduler
 from license_analyzer.store.db import Store
 from license_analyzer.store.lock import JobBusy
 from license_analyzer.store.models import JobLock
+from license_analyzer.store.open import open_configured_store
 
 
 def write_config(tmp_path: Path, extra: str = "", cron: str = "0 6 * * *") -> Config:

@@ -67,7 +67,7 @@ def _graph(conn: Connection, add: graph_checks.Add, config: Config, now: datetim
 def _sign_in(config: Config, profile: ProfileConfig) -> StoredSignIn | None:
     if profile.auth != "delegated":
         return None
-    from license_analyzer.run import open_configured_store
+    from license_analyzer.store.open import open_configured_store
 
     return stored_sign_in(open_configured_store(config), profile)
 

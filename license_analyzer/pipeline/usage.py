@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
-from sqlalchemy import func
-from sqlmodel import col, select
+from sqlalchemy import Date, text
 
 from license_analyzer.config import Config
 from license_analyzer.store.db import Store
-from license_analyzer.store.models import PositionDaily
+
+if TYPE_CHECKING:
+    import polars as pl
 
 USAGE_FIELDS = [
     "profile", "sku_id", "sku_part_number", "product_name", "purchased", "warning", "assigned",
@@ -20,21 +20,26 @@ USAGE_FIELDS = [
 
 
 def usage_rows(store: Store, config: Config) -> list[dict[str, Any]]:
-    """One dict per (profile, SKU) of the latest analyzed day; empty before any analysis."""
+    """One dict per (profile, SKU) of the latest analyzed day; empty before any analysis.
+
+    Plain SQL on the engine: the command needs no ORM (its classes take longer to load than
+    the query takes)."""
     names = {p.name for p in config.profiles}
-    with store.session() as session:
-        latest = session.exec(select(func.max(PositionDaily.day))).first()
-        if latest is None:
-            return []
-        rows = session.exec(select(PositionDaily).where(PositionDaily.day == latest)
-                            .order_by(col(PositionDaily.profile),
-                                      col(PositionDaily.sku_part_number))).all()
-    return [{name: getattr(row, name) for name in USAGE_FIELDS}
-            for row in rows if not names or row.profile in names]
+    query = text(f"""SELECT {", ".join(USAGE_FIELDS)} FROM positiondaily
+                     WHERE day = (SELECT max(day) FROM positiondaily)
+                     ORDER BY profile, sku_part_number""").columns(next_renewal=Date)
+    with store.engine.connect() as conn:
+        rows = conn.execute(query).mappings().all()
+    return [dict(row) for row in rows if not names or row["profile"] in names]
 
 
 def position_history(store: Store, profile: str | None = None) -> pl.DataFrame:
     """Every PositionDaily row (all columns), by day: the trends the report draws."""
+    import polars as pl  # not at import: `usage` itself needs no Polars
+    from sqlmodel import col, select
+
+    from license_analyzer.store.models import PositionDaily
+
     with store.session() as session:
         query = select(PositionDaily).order_by(col(PositionDaily.day))
         if profile is not None:

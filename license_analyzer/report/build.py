@@ -21,19 +21,24 @@ from license_analyzer.report.activity import BUCKETS, ActivityBuckets, activity_
 from license_analyzer.report.assignment_errors import AssignmentError, assignment_errors
 from license_analyzer.report.atomic import write_text_atomic
 from license_analyzer.report.candidates import (
-    EXPORT_COLUMNS,
     TABLE_ROW_LIMIT,
     CandidateSummary,
     CandidateTable,
     RuleRow,
     candidate_summary,
     candidate_table,
-    export_rows,
+    export_frame,
     realised_saving,
     rule_rows,
 )
 from license_analyzer.report.charts import Chart
-from license_analyzer.report.exports import USAGE_COLUMNS, columns_of, write_csv, write_xlsx
+from license_analyzer.report.exports import (
+    USAGE_COLUMNS,
+    cell_frame,
+    columns_of,
+    write_csv,
+    write_xlsx,
+)
 from license_analyzer.report.fo_compliance import ComplianceSection, compliance_section
 from license_analyzer.report.freshness import Freshness, Notice, freshness
 from license_analyzer.report.position import (
@@ -196,10 +201,11 @@ def write_report(config: Config, store: Store, out_dir: Path, as_of: date,
     private_dir(folder)
     report = collect_report(config, store, as_of, run_id)
 
-    candidates = export_rows(store)
-    columns = columns_of(candidates, EXPORT_COLUMNS)
-    write_csv(folder / "candidates.csv", columns, candidates)
-    write_xlsx(folder / "candidates.xlsx", "candidates", columns, candidates)
+    candidates = export_frame(store)
+    columns = candidates.columns
+    cells = cell_frame(columns, candidates)  # once for both files
+    write_csv(folder / "candidates.csv", columns, candidates, cells=cells)
+    write_xlsx(folder / "candidates.xlsx", "candidates", columns, candidates, cells=cells)
     usage = usage_export_rows(config, store, report)
     write_csv(folder / "usage.csv", columns_of(usage, USAGE_COLUMNS), usage)
 

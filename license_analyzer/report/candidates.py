@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 import orjson
+import polars as pl
 from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
@@ -179,6 +180,16 @@ def export_rows(store: Store) -> list[dict[str, Any]]:
     if rows is not None:
         return list(rows)
     return _export_rows_from_table(store)
+
+
+def export_frame(store: Store) -> pl.DataFrame:
+    """export_rows() as a frame (the rules stage's columnar export when it provides it)."""
+    frame = call_or_none("license_analyzer.rules.exports", "candidate_export_frame", store)
+    if isinstance(frame, pl.DataFrame):
+        return frame
+    rows = export_rows(store)
+    return pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame(
+        schema=dict.fromkeys(EXPORT_COLUMNS, pl.String))
 
 
 def _export_rows_from_table(store: Store) -> list[dict[str, Any]]:

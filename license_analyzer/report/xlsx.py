@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
+import polars as pl
+
 # XML 1.0 cannot carry most control characters at all; Excel refuses the file if they appear.
 _ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _CHUNK_ROWS = 2_000
@@ -127,5 +129,65 @@ def write_sheet(path: Path, sheet_name: str, header: Sequence[str],
                     sheet.write("".join(chunk).encode())
                     chunk = []
             sheet.write("".join(chunk).encode())
+            span = f'<autoFilter ref="A1:{letters[-1]}{number}"/>' if header else ""
+            sheet.write(_SHEET_TAIL.format(filter=span).encode())
+
+
+def _cell_exprs(frame: pl.DataFrame, letters: list[str]) -> list[pl.Expr]:
+    """Each column's cell XML for every row (`_r` is the row number), "" where empty: what
+    `_cell` writes, built by Polars for all rows at once."""
+    out = []
+    for letter, (name, dtype) in zip(letters, frame.schema.items(), strict=True):
+        ref = pl.concat_str([pl.lit(f'<c r="{letter}'), pl.col("_r")])
+        column = pl.col(name)
+        if dtype.is_numeric():
+            cell = pl.concat_str([ref, pl.lit('"><v>'), column.cast(pl.String),
+                                  pl.lit("</v></c>")])
+        elif dtype == pl.Null:
+            cell = pl.lit("")
+        else:
+            text = (column.cast(pl.String).str.replace_all(_ILLEGAL_XML_RUST, "")
+                    .str.replace_all("&", "&amp;", literal=True)
+                    .str.replace_all("<", "&lt;", literal=True)
+                    .str.replace_all(">", "&gt;", literal=True))
+            cell = pl.concat_str([ref, pl.lit('" t="inlineStr"><is><t xml:space="preserve">'),
+                                  text, pl.lit("</t></is></c>")])
+            cell = pl.when(column.cast(pl.String) == "").then(pl.lit("")).otherwise(cell)
+        out.append(cell.fill_null(""))
+    return out
+
+
+# _ILLEGAL_XML in the regex syntax Polars speaks
+_ILLEGAL_XML_RUST = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x{FFFE}\x{FFFF}]"
+_FRAME_CHUNK_ROWS = 20_000
+
+
+def write_sheet_frame(path: Path, sheet_name: str, frame: pl.DataFrame) -> None:
+    """write_sheet for a frame of cells (numbers, or text already neutralized; null is an
+    empty cell), each row's XML built by Polars: write_sheet's file, without a Python call
+    per cell (seconds at 300,000 rows)."""
+    header = frame.columns
+    letters = [column_letter(i) for i in range(max(len(header), 1))]
+    # level 1: the sheet's XML repeats itself so much that the fastest level still shrinks it
+    # about ten times; level 5 took two seconds longer at 300,000 rows
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as book:
+        book.writestr("[Content_Types].xml", _CONTENT_TYPES)
+        book.writestr("_rels/.rels", _ROOT_RELS)
+        book.writestr("xl/workbook.xml", _WORKBOOK.format(name=_text(sheet_name[:31])))
+        book.writestr("xl/_rels/workbook.xml.rels", _WORKBOOK_RELS)
+        book.writestr("xl/styles.xml", _STYLES)
+        with book.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as sheet:
+            sheet.write(_SHEET_HEAD.encode())
+            cells = "".join(_cell(f"{letters[i]}1", name, 1) for i, name in enumerate(header))
+            sheet.write(f'<row r="1">{cells}</row>'.encode())
+            exprs = _cell_exprs(frame, letters[:len(header)])
+            for start in range(0, frame.height, _FRAME_CHUNK_ROWS):
+                chunk = frame.slice(start, _FRAME_CHUNK_ROWS).with_row_index(
+                    "_r", offset=start + 2).with_columns(pl.col("_r").cast(pl.String))
+                rows = chunk.select(pl.concat_str([
+                    pl.lit('<row r="'), pl.col("_r"), pl.lit('">'), *exprs,
+                    pl.lit("</row>")]).alias("xml"))
+                sheet.write("".join(rows["xml"].to_list()).encode())
+            number = frame.height + 1
             span = f'<autoFilter ref="A1:{letters[-1]}{number}"/>' if header else ""
             sheet.write(_SHEET_TAIL.format(filter=span).encode())

@@ -30,16 +30,11 @@ from license_analyzer.sources.http import Connection
 from license_analyzer.store.db import Store
 from license_analyzer.store.lock import JobLockHolder
 from license_analyzer.store.models import Candidate, SkuState
+from license_analyzer.store.open import open_configured_store
 
 ConnectionFor = Callable[[str], Connection]  # profile name -> its connection
 Echo = Callable[[str], None]
 PENDING_NOTE = change_log.PENDING_NOTE
-
-
-def _open_store(config: Config) -> Store:
-    from license_analyzer.run import open_configured_store
-
-    return open_configured_store(config)
 
 
 def today_of(config: Config) -> date:
@@ -64,7 +59,7 @@ class Connections:
 
             profile = self._profile(profile_name)
             base = self.config.source_path.parent if self.config.source_path else None
-            sign_in = (stored_sign_in(_open_store(self.config), profile)
+            sign_in = (stored_sign_in(open_configured_store(self.config), profile)
                        if profile.auth == "delegated" else None)
             self.connections[profile_name] = connect(profile, base_dir=base, sign_in=sign_in,
                                                      graph_writes=True)
@@ -350,7 +345,7 @@ def apply_candidates(config: Config, execute: bool) -> int:
     if execute and not config.reclamation.enabled:
         raise ConfigError("apply --execute is switched off: set [reclamation] enabled = true in"
                           " the config to let license-analyzer change licenses.")
-    store = _open_store(config)
+    store = open_configured_store(config)
     connections = Connections(config)
     try:
         if not execute:

@@ -77,10 +77,13 @@ def _lowered(names: tuple[str, ...]) -> frozenset[str]:
 def plan_for(row: Mapping[str, Any], rule_action: str, rule_target: str | None,
              groups: Mapping[str, GroupInfo], tenant_skus: Mapping[str, str],
              part_names: Mapping[str, str], prices: Mapping[str, float],
-             reclamation: ReclamationConfig, protected_member: str | None = None) -> Plan:
+             reclamation: ReclamationConfig, protected_member: str | None = None,
+             protected_user: bool | None = None) -> Plan:
     """`row`: one winning facts row. `tenant_skus`: skuPartNumber -> skuId in this profile.
     `protected_member`: the protected group the user is a member of, as collected (every
-    license of a member is protected, whatever path it comes through)."""
+    license of a member is protected, whatever path it comes through). `protected_user`: the
+    row's user is one of [reclamation] protected_users, when the caller knows (else it is
+    looked up here)."""
     price = row.get("unit_price_monthly")
     if price is None:
         price = prices.get(row["sku_part_number"], 0.0)
@@ -130,9 +133,11 @@ def plan_for(row: Mapping[str, Any], rule_action: str, rule_target: str | None,
     if row.get("strands_attach"):
         plan.blocked.append(f"{row['strands_attach']} needs this license as its qualifying base:"
                             " remove the attach license first")
-    protected_users = _lowered(tuple(reclamation.protected_users))
-    if (str(row.get("user_principal_name", "")).lower() in protected_users
-            or row["user_id"] in protected_users):
+    if protected_user is None:
+        protected_users = _lowered(tuple(reclamation.protected_users))
+        protected_user = (str(row.get("user_principal_name", "")).lower() in protected_users
+                          or row["user_id"] in protected_users)
+    if protected_user:
         plan.blocked.append("protected user ([reclamation] protected_users): apply refuses it;"
                             " an administrator must act")
     protected_groups = _lowered(tuple(reclamation.protected_groups))

@@ -63,7 +63,7 @@ def reason_expr(template: str, fallback: str, schema: Mapping[str, pl.DataType]
     return pl.when(text == "").then(pl.lit(fallback)).otherwise(text)
 
 
-def _iso(name: str, dtype: pl.DataType) -> pl.Expr:
+def iso_text(name: str, dtype: pl.DataType) -> pl.Expr:
     """evidence._plain: dates and datetimes as Python's isoformat() writes them."""
     column = pl.col(name)
     if dtype == pl.Date:
@@ -81,7 +81,7 @@ def _iso(name: str, dtype: pl.DataType) -> pl.Expr:
 
 def evidence_expr(schema: Mapping[str, pl.DataType]) -> pl.Expr:
     """evidence_of() as one struct column `_evidence` (last_activity_day null when absent)."""
-    fields = [_iso(name, schema[name]).alias(name) if name in schema
+    fields = [iso_text(name, schema[name]).alias(name) if name in schema
               else pl.lit(None).alias(name) for name in EVIDENCE_FIELDS]
     day = (pl.col("last_activity").dt.date().dt.strftime("%Y-%m-%d")
            if isinstance(schema.get("last_activity"), pl.Datetime) else pl.lit(None, pl.String))

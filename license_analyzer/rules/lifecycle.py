@@ -17,15 +17,17 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+import polars as pl
+from sqlalchemy import Text, cast, func
 from sqlalchemy import select as sql_select
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from license_analyzer.store.models import Candidate, Decision
 
 OPEN = ("proposed", "approved", "rejected", "snoozed")
 SYSTEM = "license-analyzer"
-_SHOWN_CHANGES = ("rule", "action", "target_sku_part_number", "assigned_via", "last_activity",
-                  "last_activity_source")
+SHOWN_CHANGES = ("rule", "action", "target_sku_part_number", "assigned_via", "last_activity",
+                 "last_activity_source")
 
 
 def os_user() -> str | None:
@@ -54,7 +56,7 @@ class Stored:
     decided_evidence_hash: str | None
     snoozed_until: date | None
     decided_as_of: str | None
-    shown: dict[str, Any]  # the _SHOWN_CHANGES fields as stored
+    shown: dict[str, Any]  # the SHOWN_CHANGES fields as stored
     version: int = 0  # as read: propose writes back only while it is unchanged
 
 
@@ -70,16 +72,25 @@ class Outcome:
 
 def _what_changed(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
     changes = [f"{name} {old.get(name)!s} -> {new.get(name)!s}"
-               for name in _SHOWN_CHANGES if old.get(name) != new.get(name)]
+               for name in SHOWN_CHANGES if old.get(name) != new.get(name)]
     return "; ".join(changes) or "the evidence changed"
 
 
-def last_decision_day(session: Session, candidate_id: str, kind: str) -> date | None:
-    stmt = (select(Decision.at).where(Decision.candidate_id == candidate_id,
-                                      Decision.decision == kind)
-            .order_by(col(Decision.at).desc()).limit(1))
-    at = session.exec(stmt).first()
-    return at.date() if at else None
+def last_decision_days(session: Session, candidate_ids: list[str]
+                       ) -> dict[tuple[str, str], date]:
+    """The day of each candidate's last decision of each kind: (id, kind) -> day (older
+    stores kept no decided_as_of in the evidence)."""
+    out: dict[tuple[str, str], date] = {}
+    for start in range(0, len(candidate_ids), 5_000):
+        chunk = candidate_ids[start:start + 5_000]
+        stmt = (sql_select(col(Decision.candidate_id), col(Decision.decision),
+                           func.max(col(Decision.at)))
+                .where(col(Decision.candidate_id).in_(chunk))
+                .group_by(col(Decision.candidate_id), col(Decision.decision)))
+        for cid, kind, at in session.execute(stmt):
+            if at is not None:
+                out[(cid, kind)] = at.date()
+    return out
 
 
 def merge(stored: Stored, proposal: Mapping[str, Any], as_of: date, idle_days: int,
@@ -128,31 +139,53 @@ def decision_row(candidate: Mapping[str, Any], decision: str, note: str, at: dat
             "evidence_hash": candidate.get("evidence_hash")}
 
 
-def stored_candidates(session: Session, profiles: list[str]
-                      ) -> dict[tuple[str, str, str], tuple[Stored, str | None]]:
-    """(profile, user, SKU) -> (what the life cycle needs, the action) of every candidate."""
-    # plain columns, not ORM objects: tens of thousands of candidates load in a blink
-    names = ("profile", "user_id", "sku_id", "id", "status", "version", "evidence_hash",
-             "decided_evidence_hash", "snoozed_until", *_SHOWN_CHANGES)
-    where = col(Candidate.profile).in_(profiles)
-    stmt = sql_select(*(col(getattr(Candidate, n)) for n in names)).where(where)
-    # the evidence (JSON) only of decided candidates: it holds the day they were decided on
-    decided_on = {
-        cid: (evidence or {}).get("decided_as_of")
-        for cid, evidence in session.execute(
-            sql_select(col(Candidate.id), col(Candidate.evidence)).where(
-                where, col(Candidate.status).in_(("approved", "rejected", "snoozed",
-                                                  "restored"))))
-    }
-    out: dict[tuple[str, str, str], tuple[Stored, str | None]] = {}
-    for row in session.execute(stmt):
-        (profile, user_id, sku_id, cid, status, version, evidence_hash, decided, snoozed,
-         *shown) = row
-        out[(profile, user_id, sku_id)] = (
-            Stored(id=cid, status=status, evidence_hash=evidence_hash,
-                   decided_evidence_hash=decided, snoozed_until=snoozed,
-                   decided_as_of=decided_on.get(cid),
-                   shown=dict(zip(_SHOWN_CHANGES, shown, strict=True)), version=version),
-            shown[1])
-    return out
+# read back as stored, beside the key: what the life cycle and the change test look at
+_STORED = {"id": pl.String, "status": pl.String, "version": pl.Int64,
+           "decided_evidence_hash": pl.String, "snoozed_until": pl.Date,
+           "user_principal_name": pl.String, "display_name": pl.String,
+           "search_key": pl.String, "department": pl.String, "sku_part_number": pl.String,
+           "product_name": pl.String, "rule": pl.String, "reason": pl.String,
+           "action": pl.String, "target_sku_part_number": pl.String,
+           "assigned_via": pl.String, "blocked_reason": pl.String,
+           "monthly_saving": pl.Float64, "last_activity": pl.Date,
+           "last_activity_source": pl.String, "days_inactive": pl.Int64,
+           "evidence_hash": pl.String}
+_DECIDED = ("approved", "rejected", "snoozed", "restored")
 
+
+def _evidence_texts(session: Session, where: Any) -> pl.DataFrame:
+    table = Candidate.__table__  # type: ignore[attr-defined]
+    rows = session.execute(sql_select(table.c.id, cast(table.c.evidence, Text))
+                           .where(where)).fetchall()
+    return pl.DataFrame(rows, orient="row", schema={"id": pl.String, "_evidence": pl.String})
+
+
+def stored_frame(session: Session, profiles: list[str]) -> pl.DataFrame:
+    """Every candidate of `profiles` as a frame: the key, the columns in _STORED,
+    `also_matching` as JSON text and `decided_as_of` (the day a decided candidate was decided
+    on, kept in its evidence). The evidence itself, the widest column, is read only for the
+    decided ones here (stored_evidence reads it for others that need it)."""
+    table = Candidate.__table__  # type: ignore[attr-defined]
+    key = {"profile": pl.String, "user_id": pl.String, "sku_id": pl.String}
+    names = [*key, *_STORED]
+    stmt = sql_select(*(table.c[n] for n in names), cast(table.c.also_matching, Text)
+                      ).where(table.c.profile.in_(profiles))
+    rows = session.execute(stmt).fetchall()
+    schema = {**key, **_STORED, "also_matching": pl.String}
+    frame = pl.DataFrame(rows, schema=schema, orient="row")
+    decided = _evidence_texts(session, table.c.profile.in_(profiles)
+                              & table.c.status.in_(_DECIDED)).select(
+        "id", decided_as_of=pl.col("_evidence").str.json_path_match("$.decided_as_of"))
+    return frame.join(decided, on="id", how="left", maintain_order="left")
+
+
+def stored_evidence(session: Session, ids: list[str]) -> pl.DataFrame:
+    """id, `_evidence_core_stored`: the stored evidence as JSON text without the analysis id
+    that wrote it, of the candidates `ids`."""
+    table = Candidate.__table__  # type: ignore[attr-defined]
+    frames = [_evidence_texts(session, table.c.id.in_(ids[start:start + 5_000]))
+              for start in range(0, len(ids), 5_000)]
+    frame = pl.concat(frames) if frames else pl.DataFrame(
+        schema={"id": pl.String, "_evidence": pl.String})
+    return frame.select("id", _evidence_core_stored=pl.col("_evidence").str.replace(
+        r',"analysis_id":\d+\}$', "}"))

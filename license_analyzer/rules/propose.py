@@ -11,31 +11,40 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+import orjson
 import polars as pl
-from sqlmodel import col, delete, select
+from sqlmodel import Session, col, delete, select
 
 from license_analyzer.config import Config
 from license_analyzer.pipeline import fo_compliance
 from license_analyzer.rules import derive
-from license_analyzer.rules.carry_out import GroupInfo, plan_for
-from license_analyzer.rules.columnar import evidence_expr, reason_expr
 from license_analyzer.rules.derive_fo import add_fo_compliance
 from license_analyzer.rules.evaluate import matched_counts, matches, winners
-from license_analyzer.rules.evidence import candidate_id, evidence_hash, reason_text
+from license_analyzer.rules.evidence import candidate_id
 from license_analyzer.rules.inputs import TenantInputs, read_facts, read_inputs
 from license_analyzer.rules.lifecycle import (
     OPEN,
+    SHOWN_CHANGES,
+    Stored,
     decision_row,
-    last_decision_day,
+    last_decision_days,
     merge,
-    stored_candidates,
+    stored_evidence,
+    stored_frame,
 )
-from license_analyzer.rules.loading import CompiledRule, load_rules
+from license_analyzer.rules.loading import load_rules
+from license_analyzer.rules.proposals import CANDIDATE_COLUMNS, proposal_frame
 from license_analyzer.rules.schema import FACTS_SCHEMA
 from license_analyzer.rules.tables import downgrades, overlap_pairs
-from license_analyzer.rules.writes import cancel_candidates, insert_rows, upsert_candidates
+from license_analyzer.rules.writes import (
+    cancel_candidates,
+    insert_candidates,
+    insert_rows,
+    update_candidates,
+    upsert_candidates,
+)
 from license_analyzer.store.db import Store, utcnow
-from license_analyzer.store.models import Candidate, Decision, RuleResult, search_key
+from license_analyzer.store.models import Candidate, Decision, RuleResult
 
 
 @dataclass
@@ -93,107 +102,6 @@ def _why_not(row: Mapping[str, Any] | None) -> str:
     return f"no rule matches any more (now {row.get('bucket')})"
 
 
-@dataclass
-class _ByProfile:
-    """The tenant inputs split by profile once, not per candidate."""
-
-    groups: dict[str, dict[str, GroupInfo]]
-    skus: dict[str, dict[str, str]]
-    protected: dict[tuple[str, str], str]  # (profile, user) -> a protected group they are in
-
-    @classmethod
-    def of(cls, inputs: TenantInputs, protected_groups: list[str]) -> _ByProfile:
-        split = cls({}, {}, {})
-        for (profile, gid), group in inputs.groups.items():
-            split.groups.setdefault(profile, {})[gid] = group
-        for (profile, part), sku_id in inputs.skus.items():
-            split.skus.setdefault(profile, {})[part] = sku_id
-        wanted = [g.strip().lower() for g in protected_groups if g.strip()]
-        if wanted:
-            members = inputs.memberships.filter(
-                pl.col("group_id").str.to_lowercase().is_in(wanted)
-                | pl.col("group_name").str.to_lowercase().is_in(wanted))
-            for profile, user_id, group_id, name in members.iter_rows():
-                split.protected.setdefault((profile, user_id),
-                                           f"{name} ({group_id})" if name else group_id)
-        return split
-
-
-def _formatted(won: pl.DataFrame, rules: list[CompiledRule]) -> pl.DataFrame:
-    """Per winning row, in Polars: `reason` (null where only reason_text can format it) and
-    `_evidence` (evidence_of as a struct)."""
-    reason: pl.Expr = pl.lit(None, dtype=pl.String)
-    for compiled in rules:
-        expr = reason_expr(compiled.rule.reason, compiled.rule.description, won.schema)
-        if expr is not None:
-            reason = pl.when(pl.col("rule") == compiled.id).then(expr).otherwise(reason)
-    return won.select(reason.alias("reason"), evidence_expr(won.schema))
-
-
-# what _proposal and plan_for read from a winning row (reason_text aside)
-_PROPOSAL_COLUMNS = (
-    "profile", "user_id", "user_principal_name", "display_name", "department", "sku_id",
-    "sku_part_number", "product_name", "family", "rule", "also_matching", "assigned_via",
-    "via_direct", "via_groups", "disabled_plans", "last_activity", "last_activity_source",
-    "days_since_activity", "unit_price_monthly", "downgrade_target", "read_only",
-    "strands_attach", "mail_only", "fo_excess", "fo_downgrade_target", "fo_target_price",
-    "fo_driving_roles", "fo_required",
-)
-
-
-def _proposal(row: Mapping[str, Any], compiled: CompiledRule, config: Config,
-              inputs: TenantInputs, by_profile: _ByProfile, now: datetime, run_id: int | None,
-              analysis_id: int, reason: str | None, evidence: dict[str, Any]) -> dict[str, Any]:
-    """`reason` and `evidence` as _formatted() gave them for this row."""
-    profile = row["profile"]
-    groups = by_profile.groups.get(profile, {})
-    tenant_skus = by_profile.skus.get(profile, {})
-    rule = compiled.rule
-    plan = plan_for(row, rule.action, rule.target, groups, tenant_skus, inputs.part_names,
-                    config.prices, config.reclamation,
-                    by_profile.protected.get((profile, row["user_id"])))
-    if evidence["last_activity_day"] is None:
-        del evidence["last_activity_day"]  # evidence_of only has it with a last activity
-    if row.get("fo_excess"):  # the security roles that set the F&O requirement
-        evidence |= {"fo_driving_roles": row.get("fo_driving_roles"),
-                     "fo_required": row.get("fo_required")}
-    evidence |= {"analysis_id": analysis_id, "remove_direct": plan.remove_direct,
-                 "remove_groups": plan.remove_groups, "target_sku_id": plan.target_sku_id,
-                 "family": row.get("family"), "disabled_plans": list(row.get("disabled_plans")
-                                                                   or [])}
-    assigned_via = row.get("assigned_via") or ("direct" if row.get("via_direct") else "")
-    last = row.get("last_activity")
-    upn = row.get("user_principal_name") or row["user_id"]
-    return {
-        "profile": profile,
-        "user_id": row["user_id"],
-        "user_principal_name": upn,
-        "display_name": row.get("display_name"),
-        "search_key": search_key(upn, row.get("display_name")),
-        "department": row.get("department"),
-        "sku_id": row["sku_id"],
-        "sku_part_number": row.get("sku_part_number") or row["sku_id"],
-        "product_name": row.get("product_name") or row.get("sku_part_number") or row["sku_id"],
-        "rule": rule.id,
-        "also_matching": list(row.get("also_matching") or []),
-        "reason": reason if reason is not None
-        else reason_text(rule.reason, row, rule.description),
-        "action": plan.action,
-        "target_sku_part_number": plan.target_sku_part_number,
-        "assigned_via": assigned_via,
-        "blocked_reason": plan.blocked_reason,
-        "monthly_saving": round(plan.monthly_saving, 2),
-        "last_activity": last.date() if isinstance(last, datetime) else None,
-        "last_activity_source": row.get("last_activity_source"),
-        "days_inactive": row.get("days_since_activity"),
-        "evidence": evidence,
-        "evidence_hash": evidence_hash(rule.id, plan.action, plan.target_sku_part_number,
-                                       assigned_via, evidence),
-        "updated_at": now,
-        "last_run_id": run_id,
-    }
-
-
 def _new_id(profile: str, user_id: str, sku_id: str, taken: set[str]) -> str:
     """`taken`: every id in the store and handed out in this run."""
     for length in (8, 12, 16, 64):
@@ -204,10 +112,85 @@ def _new_id(profile: str, user_id: str, sku_id: str, taken: set[str]) -> str:
     raise AssertionError("sha256 collision")  # pragma: no cover
 
 
-# every new and every merged row carries every column, so all go in one upsert
-_NEW = {"status": "proposed", "status_reason": None, "snoozed_until": None,
-        "decided_evidence_hash": None, "decided_by": None, "version": 0}
+_WAITING = ("applied", "partial")  # wait for the change to show, or for a restore
+_WRITTEN = [c for c in CANDIDATE_COLUMNS]
+# what a new candidate starts with
+_NEW_STATUS = {"status": pl.lit("proposed"), "status_reason": pl.lit(None, pl.String),
+               "snoozed_until": pl.lit(None, pl.Date),
+               "decided_evidence_hash": pl.lit(None, pl.String),
+               "decided_by": pl.lit(None, pl.String), "version": pl.lit(0, pl.Int64)}
+# merged rows carry every column, so all go in one upsert (insert-only ones ignored)
 _KEEP = {"status_reason": None}
+# what a stored candidate is compared on: the evidence without the analysis id, and every
+# column shown or filtered on
+_COMPARED = ("_evidence_core", *(c for c in CANDIDATE_COLUMNS
+                                 if c not in ("profile", "user_id", "sku_id", "evidence")))
+
+
+_WRITES = {c: "evidence" if c == "_evidence_core" else c for c in _COMPARED}
+
+
+def _changed(session: Session, current: pl.DataFrame) -> pl.DataFrame:
+    """The still-proposed rows that differ from the stored candidate, with _d0, _d1, ...:
+    whether each _COMPARED column does. The stored evidence (the widest column) is read only
+    for rows whose other columns are all the same: on a new day the counts in the reason and
+    days_inactive have moved for nearly every row, and its evidence is then written anyway."""
+    narrow = [pl.col(c).ne_missing(pl.col(f"{c}_stored")).alias(f"_d{i}")
+              for i, c in enumerate(_COMPARED) if c != "_evidence_core"]
+    flagged = current.with_columns(narrow).with_columns(
+        _other=pl.any_horizontal(f"_d{i}" for i in range(1, len(_COMPARED))))
+    same = flagged.filter(~pl.col("_other"))["id"].to_list()
+    flagged = flagged.join(stored_evidence(session, same), on="id", how="left",
+                           maintain_order="left")
+    evidence = _COMPARED.index("_evidence_core")  # 0: the others are _d1, _d2, ...
+    return flagged.with_columns(
+        (pl.col("_other") | pl.col("_evidence_core").ne_missing(
+            pl.col("_evidence_core_stored"))).alias(f"_d{evidence}")
+    ).filter(pl.any_horizontal(f"_d{i}" for i in range(len(_COMPARED))))
+
+
+def _count(outcome: ProposeOutcome, proposals: pl.DataFrame) -> None:
+    per_rule = proposals.group_by("rule").agg(n=pl.len(), saving=pl.col("monthly_saving").sum())
+    for rule_id, n, saving in per_rule.iter_rows():
+        count = outcome.per_rule[rule_id]
+        count.candidates, count.monthly_saving = n, float(saving or 0.0)
+    outcome.monthly_saving = float(proposals["monthly_saving"].sum() or 0.0)
+    outcome.blocked = int(proposals["blocked_reason"].is_not_null().sum())
+
+
+def _life_cycle(session: Session, decided: pl.DataFrame, as_of: date, idle_days: int,
+                now: datetime) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
+                                        list[dict[str, Any]]]:
+    """merge() for each decided (or cancelled) candidate proposed again: the rows to upsert,
+    the rows that reopen and their Decision rows."""
+    upserts: list[dict[str, Any]] = []
+    reopens: list[dict[str, Any]] = []
+    decisions: list[dict[str, Any]] = []
+    # older stores kept no decided_as_of in the evidence: the day of the decision, in one query
+    asked = decided.filter(pl.col("decided_as_of").is_null()
+                           & pl.col("status").is_in(["rejected", "restored"]))["id"].to_list()
+    days = last_decision_days(session, asked)
+    for row in decided.iter_rows(named=True):
+        stored = Stored(id=row["id"], status=row["status"],
+                        evidence_hash=row["evidence_hash_stored"],
+                        decided_evidence_hash=row["decided_evidence_hash"],
+                        snoozed_until=row["snoozed_until"], decided_as_of=row["decided_as_of"],
+                        shown={name: row[f"{name}_stored"] for name in SHOWN_CHANGES},
+                        version=row["version"])
+        proposal = {name: row[name] for name in (*_WRITTEN, "updated_at", "last_run_id")}
+        proposal["evidence"] = orjson.loads(row["evidence"])
+        proposal["also_matching"] = orjson.loads(row["also_matching"])
+        result = merge(stored, proposal, as_of, idle_days,
+                       lambda cid, kind: days.get((cid, kind)))
+        merged = {**_KEEP, **result.update, "proposed_at": now, "decided_evidence_hash": None,
+                  "decided_by": None}
+        if result.decision is not None:
+            reopens.append(merged)
+            decisions.append(decision_row(result.update, result.decision, result.reason or "",
+                                          now))
+        else:
+            upserts.append(merged)
+    return upserts, reopens, decisions
 
 
 def propose(config: Config, store: Store, analysis_id: int,
@@ -237,85 +220,66 @@ def propose(config: Config, store: Store, analysis_id: int,
     won, counts, still, seen = pl.collect_all(
         [chosen, matched_counts(matched), present, prepared.select("profile").unique()])
 
-    by_id = {r.id: r for r in rules}
     outcome = ProposeOutcome(analysis_id=analysis_id,
                              per_rule={r.id: RuleCount() for r in rules})
     for rule_id, n in counts.iter_rows():
         outcome.per_rule[rule_id].matched = n
     now = utcnow()
-    by_profile = _ByProfile.of(inputs, config.reclamation.protected_groups)
-    seen_profiles = set(seen["profile"].to_list())
-    still_rows = {(r["profile"], r["user_id"], r["sku_id"]): r for r in still.iter_rows(named=True)}
+    seen_profiles = sorted(set(seen["profile"].to_list()))
+    proposals = proposal_frame(won, rules, config, inputs, analysis_id, now, run_id)
+    _count(outcome, proposals)
+    still_rows = {(r["profile"], r["user_id"], r["sku_id"]): r
+                  for r in still.iter_rows(named=True)}
     with store.session() as session:
-        current = stored_candidates(session, sorted(seen_profiles))
-        taken = {s.id for s, _ in current.values()} | set(
+        stored = stored_frame(session, seen_profiles)
+        joined = proposals.join(stored, on=derive.ROW, how="left", suffix="_stored",
+                                maintain_order="left")
+        status = pl.col("status")
+        fresh = joined.filter(pl.col("id").is_null())
+        # still proposed: brought up to date set-based, written only where something changed
+        current = joined.filter(status == "proposed")
+        changed = _changed(session, current)
+        # decided or cancelled: the life cycle per row (a few percent of the candidates)
+        decided = joined.filter(status.is_not_null() & ~status.is_in(["proposed", *_WAITING]))
+        waiting = joined.filter(status.is_in(list(_WAITING)))  # for the change, or a restore
+        outcome.new = fresh.height
+        taken = set(stored["id"].to_list()) | set(
             session.exec(select(Candidate.id).where(col(Candidate.profile).notin_(
-                sorted(seen_profiles)))).all())
-        upserts: list[dict[str, Any]] = []
-        reopens: list[dict[str, Any]] = []  # upserts that also change the status
-        cancels: list[dict[str, Any]] = []
-        decisions: list[dict[str, Any]] = []
-        proposed_keys: set[tuple[str, str, str]] = set()
-
-        def decided_day(cid: str, kind: str) -> date | None:
-            return last_decision_day(session, cid, kind)
-
-        formatted = _formatted(won, rules)
-        # only the columns the proposal reads: turning all ~50 into Python was seconds a run
-        narrow = won.select(*(c for c in _PROPOSAL_COLUMNS if c in won.schema))
-        for index, (row, reason, evidence) in enumerate(zip(
-                narrow.iter_rows(named=True), formatted["reason"].to_list(),
-                formatted["_evidence"].to_list(), strict=True)):
-            if reason is None:  # a template only reason_text formats: it may name any column
-                row = won.row(index, named=True)
-            compiled = by_id[row["rule"]]
-            proposal = _proposal(row, compiled, config, inputs, by_profile, now, run_id,
-                                 analysis_id, reason, evidence)
-            key = (row["profile"], row["user_id"], row["sku_id"])
-            proposed_keys.add(key)
-            count = outcome.per_rule[compiled.id]
-            count.candidates += 1
-            count.monthly_saving += proposal["monthly_saving"]
-            outcome.monthly_saving += proposal["monthly_saving"]
-            outcome.blocked += proposal["blocked_reason"] is not None
-            found = current.get(key)
-            if found is None:
-                upserts.append({**_NEW, **proposal, "id": _new_id(*key, taken),
-                                "proposed_at": now})
-                outcome.new += 1
-                status = "proposed"
-            elif found[0].status in ("applied", "partial"):
-                status = found[0].status  # waits for the change to show, or for a restore
-            else:
-                result = merge(found[0], proposal, analysis.as_of, config.analysis.inactive_days,
-                               decided_day)
-                # the insert-only columns are ignored on conflict; present for one key set
-                row = {**_KEEP, **result.update, "proposed_at": now,
-                       "decided_evidence_hash": None, "decided_by": None}
-                status = result.update["status"]
-                if result.decision is not None:
-                    reopens.append(row)
-                    decisions.append(decision_row(result.update, result.decision,
-                                                  result.reason or "", now))
-                else:
-                    upserts.append(row)
-            outcome.by_status[status] = outcome.by_status.get(status, 0) + 1
-        for key, (stored, action) in current.items():
-            if key in proposed_keys or stored.status not in OPEN:
-                continue
-            reason = _why_not(still_rows.get(key))
-            cancels.append({"id": stored.id, "version": stored.version,
-                            "status_reason": reason, "updated_at": now})
-            decisions.append(decision_row({"id": stored.id, "action": action,
-                                           "evidence_hash": stored.evidence_hash},
-                                          "cancelled", reason, now))
+                seen_profiles))).all())
+        first_run = not taken  # no candidate stored for any profile
+        ids = [_new_id(p, u, k, taken) for p, u, k in fresh.select(derive.ROW).iter_rows()]
+        insert_candidates(session, fresh.select(
+            pl.Series("id", ids, dtype=pl.String), *_WRITTEN, "updated_at", "last_run_id",
+            proposed_at=pl.lit(now), **_NEW_STATUS), table_empty=first_run)
+        # one statement per set of changed columns: SQLite and PostgreSQL rewrite only the
+        # indexes whose columns a statement sets (a day's new counts touch one of five)
+        for flags, rows in changed.group_by([f"_d{i}" for i in range(len(_COMPARED))]):
+            names = [_WRITES[c] for c, f in zip(_COMPARED, flags, strict=True) if f]
+            update_candidates(session, rows.select("id", "version", *names, "updated_at",
+                                                   "last_run_id"))
+        upserts, reopens, decisions = _life_cycle(session, decided, analysis.as_of,
+                                                  config.analysis.inactive_days, now)
+        statuses = ["proposed"] * (fresh.height + current.height) + [
+            r["status"] for r in upserts + reopens] + waiting["status"].to_list()
+        for name in statuses:
+            outcome.by_status[name] = outcome.by_status.get(name, 0) + 1
+        cancels = []
+        vanished = (stored.filter(pl.col("status").is_in(list(OPEN)))
+                    .join(proposals.select(derive.ROW), on=derive.ROW, how="anti"))
+        for profile, user_id, sku_id, cid, version, action, ehash in vanished.select(
+                *derive.ROW, "id", "version", "action", "evidence_hash").iter_rows():
+            reason = _why_not(still_rows.get((profile, user_id, sku_id)))
+            cancels.append({"id": cid, "version": version, "status_reason": reason,
+                            "updated_at": now})
+            decisions.append(decision_row({"id": cid, "action": action,
+                                           "evidence_hash": ehash}, "cancelled", reason, now))
         # rows a reviewer decided on while this ran are left as the reviewer set them
         upsert_candidates(session, upserts)
         reopened = upsert_candidates(session, reopens, written=True)
         cancelled = cancel_candidates(session, cancels)
         outcome.reopened, outcome.cancelled = len(reopened), len(cancelled)
-        changed = reopened | cancelled
-        insert_rows(session, Decision, [d for d in decisions if d["candidate_id"] in changed])
+        done = reopened | cancelled
+        insert_rows(session, Decision, [d for d in decisions if d["candidate_id"] in done])
         session.exec(delete(RuleResult).where(col(RuleResult.analysis_id) == analysis_id))
         insert_rows(session, RuleResult, [
             {"analysis_id": analysis_id, "rule": compiled.id,

@@ -111,7 +111,7 @@ def restore_candidates(config: Config, ids: Sequence[str]) -> int:
     """`candidates restore ID...`."""
     from license_analyzer.output import say
     from license_analyzer.rules.apply import Connections
-    from license_analyzer.run import open_configured_store
+    from license_analyzer.store.open import open_configured_store
 
     store = open_configured_store(config)
     connections = Connections(config)

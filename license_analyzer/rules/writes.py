@@ -14,12 +14,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import polars as pl
 from sqlalchemy import Table, bindparam, case, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
-from license_analyzer.store.models import Candidate, Decision, RuleResult
+from license_analyzer.store.models import LIST_INDEXES, Candidate, Decision, RuleResult
 
 BATCH = 5_000
 # set when a candidate is first proposed and kept by later runs (decisions set the hash and
@@ -97,3 +98,87 @@ def insert_rows(session: Session, model: type[Decision] | type[RuleResult],
     table = table_of(model)
     for batch in _batches(rows):
         session.execute(table.insert(), batch)
+
+
+_JSON_COLUMNS = ("evidence", "also_matching")
+
+
+def _driver_rows(frame: pl.DataFrame, dialect: str) -> list[tuple[Any, ...]]:
+    """The frame's rows as the database driver takes them, without SQLAlchemy's processing
+    of every value (seconds per 300,000 rows): JSON columns are already text; SQLite gets
+    dates and datetimes as the text SQLAlchemy stores there, PostgreSQL the Python values."""
+    if dialect == "sqlite":
+        frame = frame.with_columns(
+            *(pl.col(n).dt.strftime("%Y-%m-%d") for n, t in frame.schema.items()
+              if t == pl.Date),
+            *(_stored_datetime(n, t) for n, t in frame.schema.items()
+              if isinstance(t, pl.Datetime)))
+    return frame.rows()
+
+
+def _stored_datetime(name: str, dtype: pl.Datetime) -> pl.Expr:
+    """SQLAlchemy's SQLite DATETIME text: naive UTC with microseconds."""
+    column = pl.col(name).dt.convert_time_zone("UTC") if dtype.time_zone else pl.col(name)
+    return column.dt.strftime("%Y-%m-%d %H:%M:%S%.6f")
+
+
+def _placeholder(dialect: str, name: str) -> str:
+    mark = "?" if dialect == "sqlite" else "%s"
+    # PostgreSQL takes JSON text into a json column only through a cast
+    return f"CAST({mark} AS JSON)" if name in _JSON_COLUMNS and dialect != "sqlite" else mark
+
+
+def _execute_many(session: Session, sql: str, frame: pl.DataFrame) -> None:
+    dialect = session.get_bind().dialect.name
+    connection = session.connection()
+    for start in range(0, frame.height, BATCH):
+        connection.exec_driver_sql(sql, _driver_rows(frame.slice(start, BATCH), dialect))
+
+
+# into an empty table, building the review app's list indexes after the rows is faster than
+# keeping them up to date row by row (4.1 s against 5.9 s for 310,000 candidates on SQLite)
+_REBUILD_INDEXES_FROM = 50_000
+
+
+def insert_candidates(session: Session, frame: pl.DataFrame, *, table_empty: bool = False,
+                      rebuild_from: int = _REBUILD_INDEXES_FROM) -> None:
+    """New candidates: every column of the frame (JSON columns as text). `table_empty`: the
+    candidate table holds no row yet (a first run), so a large insert may rebuild the list
+    indexes after it, in the same transaction."""
+    if frame.is_empty():
+        return
+    if table_empty and frame.height >= rebuild_from:
+        connection = session.connection()
+        indexes = [i for i in table_of(Candidate).indexes if i.name in LIST_INDEXES]
+        for index in indexes:
+            index.drop(connection)
+        _insert(session, frame)
+        for index in indexes:
+            index.create(connection)
+        return
+    _insert(session, frame)
+
+
+def _insert(session: Session, frame: pl.DataFrame) -> None:
+    dialect = session.get_bind().dialect
+    quote = dialect.identifier_preparer.quote
+    sql = (f"INSERT INTO {quote(table_of(Candidate).name)}"
+           f" ({', '.join(quote(n) for n in frame.columns)})"
+           f" VALUES ({', '.join(_placeholder(dialect.name, n) for n in frame.columns)})")
+    _execute_many(session, sql, frame)
+
+
+def update_candidates(session: Session, frame: pl.DataFrame) -> None:
+    """Stored candidates whose columns changed, status unchanged: the frame's columns but
+    `id` and `version` are set, each row only while the candidate is still at the `version`
+    read (a reviewer's decision meanwhile wins; that row waits for the next run)."""
+    if frame.is_empty():
+        return
+    dialect = session.get_bind().dialect
+    quote = dialect.identifier_preparer.quote
+    names = [n for n in frame.columns if n not in ("id", "version")]
+    mark = "?" if dialect.name == "sqlite" else "%s"
+    sql = (f"UPDATE {quote(table_of(Candidate).name)} SET "
+           + ", ".join(f"{quote(n)} = {_placeholder(dialect.name, n)}" for n in names)
+           + f" WHERE {quote('id')} = {mark} AND {quote('version')} = {mark}")
+    _execute_many(session, sql, frame.select(*names, "id", "version"))

@@ -11,15 +11,18 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import event, inspect
+from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
-from sqlmodel import Session, create_engine
 
 from license_analyzer.errors import StoreError
 from license_analyzer.redact import sanitize_url
+from license_analyzer.store.schema_head import is_current
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +41,8 @@ class Store:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session whose transaction commits on success and rolls back on any error."""
+        from sqlmodel import Session  # the ORM loads when a session is first needed
+
         with Session(self.engine, expire_on_commit=False) as session:
             try:
                 yield session
@@ -150,8 +155,8 @@ def open_store(url: str, base: Path | None = None, data_dir: Path | None = None,
         ) from None
     store = Store(engine=engine, url=url, data_dir=data_dir or default_data_dir(url, base))
     private_dir(store.data_dir)
-    if migrate:
-        from license_analyzer.store.migrate import upgrade
+    if migrate and not is_current(engine):
+        from license_analyzer.store.migrate import upgrade  # Alembic only when behind
 
         try:
             upgrade(store)

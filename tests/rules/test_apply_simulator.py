@@ -16,11 +16,11 @@ from license_analyzer.config import Config, load_config
 from license_analyzer.rules.apply import apply_candidates, confirm_live, plan_rows
 from license_analyzer.rules.evidence import candidate_id
 from license_analyzer.rules.restore import restore_candidates
-from license_analyzer.run import open_configured_store
 from license_analyzer.simulator import Simulator, SimulatorOptions, write_config_file
 from license_analyzer.sources.http import Connection, connect
 from license_analyzer.store.db import Store, utcnow
 from license_analyzer.store.models import AppliedChange, Candidate, Decision
+from license_analyzer.store.open import open_configured_store
 
 NOW = datetime(2026, 11, 21, 6, tzinfo=UTC)
 _GROUP = "id,groupTypes,onPremisesSyncEnabled,mailEnabled,assignedLicenses"

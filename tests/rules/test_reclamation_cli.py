@@ -26,13 +26,13 @@ from sqlmodel import select
 from license_analyzer.cli import main
 from license_analyzer.config import load_config
 from license_analyzer.rules.review import decide
-from license_analyzer.run import open_configured_store
 from license_analyzer.simulator import Simulator, SimulatorOptions, write_config_file
 from license_analyzer.simulator.tenant import Group
 from license_analyzer.sources.http import Connection, connect
 from license_analyzer.store.db import Store
 from license_analyzer.store.lock import JobLockHolder
 from license_analyzer.store.models import AppliedChange, Candidate
+from license_analyzer.store.open import open_configured_store
 
 pytestmark = pytest.mark.xdist_group("reclamation_cli")
 

@@ -19,9 +19,10 @@ import httpx
 import uvicorn
 
 from license_analyzer.config import Config, load_config
-from license_analyzer.run import job, open_configured_store
+from license_analyzer.run import job
 from license_analyzer.simulator import Simulator, write_config_file
 from license_analyzer.store.db import Store
+from license_analyzer.store.open import open_configured_store
 from license_analyzer.web.app import create_app
 from license_analyzer.web.signin import SignIn
 from tests.sources.simhelp import NOW, options

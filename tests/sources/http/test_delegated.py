@@ -12,9 +12,10 @@ from sqlmodel import func, select
 
 from license_analyzer.cli import main
 from license_analyzer.config import Config, load_config
-from license_analyzer.run import open_configured_store, run_login
+from license_analyzer.run import run_login
 from license_analyzer.simulator import Simulator
 from license_analyzer.store.models import DataverseUser, DirectoryUser, SignIn
+from license_analyzer.store.open import open_configured_store
 from license_analyzer.store.sign_in import (
     StoredSignIn,
     UnreadableSignIn,
