@@ -130,3 +130,20 @@ def test_restricted_table_writers_match_the_simulator(store: Store, tmp_path: Pa
     assert rows and all(r["required"] == ["DYN365_ENTERPRISE_CUSTOMER_SERVICE"]
                         for r in rows if r["status"] == "under_licensed")
     assert any("(team Support Team)" in d for r in rows for d in r["driving_roles"])
+
+
+def test_refused_dataverse_security_read_degrades_that_stream_only(
+        store: Store, tmp_path: Path) -> None:
+    with Simulator(options()) as sim:
+        config = sim_config(sim, tmp_path)
+        # the application user's role lacks read on Security Role: Dataverse answers 403
+        sim.inject("GET", r"/api/data/v9\.2/roles$", status=403, times=1000)
+        outcome = run(config, store, sim)
+        refused = [s for s in outcome.streams if s.stream == "dataverse_restricted_writes"]
+        assert len(refused) == 2 and all(s.status == "degraded" for s in refused)
+        assert all(s.message and "Security Role" in s.message for s in refused)
+        audit = [s for s in outcome.streams if s.stream == "dataverse_audit"]
+        assert len(audit) == 2 and all(s.status == "ok" for s in audit)
+        assert outcome.status == "ok" and outcome.exit_code == 0
+        with store.session() as s:
+            assert s.exec(select(DataverseRestrictedWrite)).first() is None
