@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -103,12 +104,15 @@ def _cell(ref: str, value: Any, style: int = 0) -> str:
     return f'<c r="{ref}" t="inlineStr"{s}><is><t xml:space="preserve">{text}</t></is></c>'
 
 
-def write_sheet(path: Path, sheet_name: str, header: Sequence[str],
-                rows: Iterable[Sequence[Any]]) -> None:
-    """One worksheet: a bold frozen header with an autofilter, then the rows' values
-    (str, int, float, bool or None)."""
+@contextmanager
+def _sheet(path: Path, sheet_name: str, header: Sequence[str], compresslevel: int
+           ) -> Iterator[Callable[[str, int], None]]:
+    """The workbook around one sheet and its bold header row; yields `write(xml, last_row)`
+    for the rows, then closes the sheet with an autofilter over what was written."""
     letters = [column_letter(i) for i in range(max(len(header), 1))]
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=5) as book:
+    last = [1]
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED,
+                         compresslevel=compresslevel) as book:
         book.writestr("[Content_Types].xml", _CONTENT_TYPES)
         book.writestr("_rels/.rels", _ROOT_RELS)
         book.writestr("xl/workbook.xml", _WORKBOOK.format(name=_text(sheet_name[:31])))
@@ -118,19 +122,33 @@ def write_sheet(path: Path, sheet_name: str, header: Sequence[str],
             sheet.write(_SHEET_HEAD.encode())
             cells = "".join(_cell(f"{letters[i]}1", name, 1) for i, name in enumerate(header))
             sheet.write(f'<row r="1">{cells}</row>'.encode())
-            number = 1
-            chunk: list[str] = []
-            for row in rows:
-                number += 1
-                cells = "".join(_cell(f"{letters[i]}{number}", value)
-                                for i, value in enumerate(row))
-                chunk.append(f'<row r="{number}">{cells}</row>')
-                if len(chunk) >= _CHUNK_ROWS:
-                    sheet.write("".join(chunk).encode())
-                    chunk = []
-            sheet.write("".join(chunk).encode())
-            span = f'<autoFilter ref="A1:{letters[-1]}{number}"/>' if header else ""
+
+            def write(xml: str, last_row: int) -> None:
+                sheet.write(xml.encode())
+                last[0] = last_row
+
+            yield write
+            span = f'<autoFilter ref="A1:{letters[-1]}{last[0]}"/>' if header else ""
             sheet.write(_SHEET_TAIL.format(filter=span).encode())
+
+
+def write_sheet(path: Path, sheet_name: str, header: Sequence[str],
+                rows: Iterable[Sequence[Any]]) -> None:
+    """One worksheet: a bold frozen header with an autofilter, then the rows' values
+    (str, int, float, bool or None)."""
+    letters = [column_letter(i) for i in range(max(len(header), 1))]
+    with _sheet(path, sheet_name, header, compresslevel=5) as write:
+        number = 1
+        chunk: list[str] = []
+        for row in rows:
+            number += 1
+            cells = "".join(_cell(f"{letters[i]}{number}", value)
+                            for i, value in enumerate(row))
+            chunk.append(f'<row r="{number}">{cells}</row>')
+            if len(chunk) >= _CHUNK_ROWS:
+                write("".join(chunk), number)
+                chunk = []
+        write("".join(chunk), number)
 
 
 def _cell_exprs(frame: pl.DataFrame, letters: list[str]) -> list[pl.Expr]:
@@ -168,26 +186,14 @@ def write_sheet_frame(path: Path, sheet_name: str, frame: pl.DataFrame) -> None:
     per cell (seconds at 300,000 rows)."""
     header = frame.columns
     letters = [column_letter(i) for i in range(max(len(header), 1))]
+    exprs = _cell_exprs(frame, letters[:len(header)])
     # level 1: the sheet's XML repeats itself so much that the fastest level still shrinks it
     # about ten times; level 5 took two seconds longer at 300,000 rows
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as book:
-        book.writestr("[Content_Types].xml", _CONTENT_TYPES)
-        book.writestr("_rels/.rels", _ROOT_RELS)
-        book.writestr("xl/workbook.xml", _WORKBOOK.format(name=_text(sheet_name[:31])))
-        book.writestr("xl/_rels/workbook.xml.rels", _WORKBOOK_RELS)
-        book.writestr("xl/styles.xml", _STYLES)
-        with book.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as sheet:
-            sheet.write(_SHEET_HEAD.encode())
-            cells = "".join(_cell(f"{letters[i]}1", name, 1) for i, name in enumerate(header))
-            sheet.write(f'<row r="1">{cells}</row>'.encode())
-            exprs = _cell_exprs(frame, letters[:len(header)])
-            for start in range(0, frame.height, _FRAME_CHUNK_ROWS):
-                chunk = frame.slice(start, _FRAME_CHUNK_ROWS).with_row_index(
-                    "_r", offset=start + 2).with_columns(pl.col("_r").cast(pl.String))
-                rows = chunk.select(pl.concat_str([
-                    pl.lit('<row r="'), pl.col("_r"), pl.lit('">'), *exprs,
-                    pl.lit("</row>")]).alias("xml"))
-                sheet.write("".join(rows["xml"].to_list()).encode())
-            number = frame.height + 1
-            span = f'<autoFilter ref="A1:{letters[-1]}{number}"/>' if header else ""
-            sheet.write(_SHEET_TAIL.format(filter=span).encode())
+    with _sheet(path, sheet_name, header, compresslevel=1) as write:
+        for start in range(0, frame.height, _FRAME_CHUNK_ROWS):
+            chunk = frame.slice(start, _FRAME_CHUNK_ROWS).with_row_index(
+                "_r", offset=start + 2).with_columns(pl.col("_r").cast(pl.String))
+            rows = chunk.select(pl.concat_str([
+                pl.lit('<row r="'), pl.col("_r"), pl.lit('">'), *exprs,
+                pl.lit("</row>")]).alias("xml"))
+            write("".join(rows["xml"].to_list()), start + chunk.height + 1)
