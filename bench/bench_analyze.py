@@ -47,6 +47,17 @@ SKUS = {"SPE_E3": "05e9a617-0261-4cee-bb44-138d3ef5d965",
         "DYN365_FINANCE": "55c9eb4e-c746-45b4-b255-9ab6b19d5c62"}
 
 
+# Microsoft 365 E3 is judged by its workloads (the usage reports), not by Entra sign-ins: its
+# evidence is one row (one event) per active user-day, as the reports give: Teams for most,
+# Exchange alone for one user in twelve (a mail-only suite, as the simulator has about 8%)
+SUITE_SOURCES = ("m365_teams", "m365_exchange")
+
+
+def suite_masks(active: Any) -> list[tuple[str, Any]]:
+    mail_only = np.arange(len(active)) % 12 == 0
+    return [(SUITE_SOURCES[0], active & ~mail_only), (SUITE_SOURCES[1], active & mail_only)]
+
+
 def config_for(db: Path, data: Path) -> Config:
     return Config.model_validate({
         "storage": {"url": f"sqlite:///{db}", "data_dir": str(data)},
@@ -126,15 +137,16 @@ def build_store(db: Path, data: Path, users: int, events: int, days: int,
     first = AS_OF - timedelta(days=days)
     coverage = [{"profile": PROFILE, "source": s, "environment": e,
                  "start": datetime(first.year, first.month, first.day, tzinfo=UTC), "end": now}
-                for s, e in [("entra_signin", ""), ("signin_crm", ""), ("signin_erp", "")]
+                for s, e in [*((s, "") for s in SUITE_SOURCES), ("signin_crm", ""),
+                             ("signin_erp", "")]
                 + [("dataverse_audit", url) for url in ENVS]]
     _insert(store, Coverage, coverage)
 
     # rows per day: entra for everyone active, CRM sign-ins and Dataverse for CE users, ERP
-    # entra_signin rows carry one event (a day seen); the other sources carry the rest
-    entra_rows = float(propensity.sum()) * days
+    # SUITE_SOURCES rows carry one event (a day seen); the other sources carry the rest
+    suite_rows = float(propensity.sum()) * days
     other_rows = float((propensity * ce).sum() * 2 + (propensity * erp).sum()) * days
-    mean_events = max((events - entra_rows) / max(other_rows, 1.0), 1.0)
+    mean_events = max((events - suite_rows) / max(other_rows, 1.0), 1.0)
     ids_arr = np.array(ids)
     total_rows = total_events = 0
     for offset in range(days, -1, -1):
@@ -157,14 +169,13 @@ def write_day(store: Store, rng: np.random.Generator, day: date, ids: Any, prope
     base = datetime(day.year, day.month, day.day, tzinfo=UTC)
     rows = events = 0
     with store.session() as session:
-        groups: list[tuple[str, str, Any]] = [("entra_signin", "", active),
-                                              ("signin_crm", "", active & ce),
-                                              ("signin_erp", "", active & erp)]
+        groups: list[tuple[str, str, Any]] = [(s, "", m) for s, m in suite_masks(active)]
+        groups += [("signin_crm", "", active & ce), ("signin_erp", "", active & erp)]
         groups += [("dataverse_audit", url, active & ce & (env_of == k))
                    for k, url in enumerate(ENVS)]
         for source, env, mask in groups:
             n = int(mask.sum())
-            ev = np.ones(n, dtype=np.int64) if source == "entra_signin" else \
+            ev = np.ones(n, dtype=np.int64) if source in SUITE_SOURCES else \
                 rng.geometric(1.0 / mean_events, size=n).astype(np.int64)
             seconds = rng.integers(0, 86_400, size=n)
             frame = pl.DataFrame({
