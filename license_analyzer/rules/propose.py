@@ -199,12 +199,9 @@ def propose(config: Config, store: Store, analysis_id: int,
     analysis, facts = read_facts(store, analysis_id)
     profiles = [p.name for p in config.profiles]
     with store.session() as session:
-        open_rows = session.exec(select(Candidate.profile, Candidate.user_id, Candidate.sku_id)
-                                 .where(col(Candidate.status).in_(OPEN))).all()
-    open_keys = pl.LazyFrame([tuple(r) for r in open_rows], orient="row",
-                             schema={"profile": pl.String, "user_id": pl.String,
-                                     "sku_id": pl.String})
-    inputs = read_inputs(store, sorted(set(profiles) | {r[0] for r in open_rows}))
+        open_profiles = session.exec(select(Candidate.profile).distinct()
+                                     .where(col(Candidate.status).in_(OPEN))).all()
+    inputs = read_inputs(store, sorted(set(profiles) | set(open_profiles)))
     inputs.fo_compliance = fo_compliance.compute(config, store).rule_columns
     # materialized once: every rule, the winners and the cancellations read it, and a lazy
     # plan would recompute the overlap and attach joins for each of them
@@ -212,13 +209,8 @@ def propose(config: Config, store: Store, analysis_id: int,
     rules = load_rules(config, {**prepared.collect_schema()})
     matched = matches(prepared, rules)
     chosen = winners(prepared, matched)
-    # rows of open candidates that no rule proposes now: the reason they are cancelled
-    present = (open_keys.join(chosen.select(derive.ROW), on=derive.ROW, how="anti")
-               .join(prepared, on=derive.ROW, how="inner")
-               .select(*derive.ROW, "sku_part_number", "bucket", "last_activity",
-                       "last_activity_source", "excluded_reason", "in_grace_period"))
-    won, counts, still, seen = pl.collect_all(
-        [chosen, matched_counts(matched), present, prepared.select("profile").unique()])
+    won, counts, seen = pl.collect_all(
+        [chosen, matched_counts(matched), prepared.select("profile").unique()])
 
     outcome = ProposeOutcome(analysis_id=analysis_id,
                              per_rule={r.id: RuleCount() for r in rules})
@@ -228,10 +220,17 @@ def propose(config: Config, store: Store, analysis_id: int,
     seen_profiles = sorted(set(seen["profile"].to_list()))
     proposals = proposal_frame(won, rules, config, inputs, analysis_id, now, run_id)
     _count(outcome, proposals)
-    still_rows = {(r["profile"], r["user_id"], r["sku_id"]): r
-                  for r in still.iter_rows(named=True)}
     with store.session() as session:
         stored = stored_frame(session, seen_profiles)
+        vanished = (stored.filter(pl.col("status").is_in(list(OPEN)))
+                    .join(proposals.select(derive.ROW), on=derive.ROW, how="anti"))
+        # the rows of open candidates that no rule proposes now: why they are cancelled
+        still = (vanished.lazy().select(derive.ROW).join(prepared, on=derive.ROW, how="inner")
+                 .select(*derive.ROW, "sku_part_number", "bucket", "last_activity",
+                         "last_activity_source", "excluded_reason", "in_grace_period")
+                 .collect())
+        still_rows = {(r["profile"], r["user_id"], r["sku_id"]): r
+                      for r in still.iter_rows(named=True)}
         joined = proposals.join(stored, on=derive.ROW, how="left", suffix="_stored",
                                 maintain_order="left")
         status = pl.col("status")
@@ -264,8 +263,6 @@ def propose(config: Config, store: Store, analysis_id: int,
         for name in statuses:
             outcome.by_status[name] = outcome.by_status.get(name, 0) + 1
         cancels = []
-        vanished = (stored.filter(pl.col("status").is_in(list(OPEN)))
-                    .join(proposals.select(derive.ROW), on=derive.ROW, how="anti"))
         for profile, user_id, sku_id, cid, version, action, ehash in vanished.select(
                 *derive.ROW, "id", "version", "action", "evidence_hash").iter_rows():
             reason = _why_not(still_rows.get((profile, user_id, sku_id)))
