@@ -116,8 +116,13 @@ def plan_for(row: Mapping[str, Any], rule_action: str, rule_target: str | None,
         if via_groups:
             plan.blocked.append("inherited through a group: a downgrade needs a direct"
                                 " assignment; change the group's license or assign directly")
-        target_price = prices.get(target, row.get("fo_target_price") or 0.0) if target else 0.0
-        plan.monthly_saving = max(float(price) - target_price, 0.0) if paths == 1 else 0.0
+        target_price = prices.get(target) if target else None
+        if target_price is None:
+            target_price = row.get("fo_target_price")
+        # a downgrade to a license of unknown price saves an unknown amount: none is claimed
+        # (the held license's full price would overstate it; [prices] names the target's)
+        plan.monthly_saving = (max(float(price) - float(target_price), 0.0)
+                               if paths == 1 and target_price is not None else 0.0)
     else:
         group_blocks = []
         for gid in via_groups:

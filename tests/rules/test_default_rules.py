@@ -65,6 +65,16 @@ def test_downgrade_without_read_only_evidence_needs_review(run: Run) -> None:
     assert c.monthly_saving == 50.0 - 8.0
 
 
+
+def test_downgrade_to_a_license_of_unknown_price_claims_no_saving(run: Run) -> None:
+    # without the target's price the difference is unknown: the held license's full price
+    # would overstate what the downgrade saves
+    got = run([fact("u", "DYN365_ENTERPRISE_SALES", days=1, read_only=True)],
+              prices={"DYN365_ENTERPRISE_SALES": 105.0})
+    c = got["u/DYN365_ENTERPRISE_SALES"]
+    assert c.action == "downgrade" and c.target_sku_part_number == "DYN365_TEAM_MEMBERS"
+    assert c.monthly_saving == 0.0
+
 def test_highest_priority_wins_and_others_are_listed(run: Run) -> None:
     got = run([fact("u", "SPE_E3", days=90, account_enabled=False)])
     c = got["u/SPE_E3"]
