@@ -122,6 +122,15 @@ def add_sku(session: Session, part_number: str, *, profile: str = PROFILE,
     return row
 
 
+def ensure_sku(session: Session, part_number: str, *, profile: str = PROFILE) -> str:
+    """The SKU's id, adding its subscribedSku (add_sku's defaults) the first time it is asked."""
+    sid = sku_id_for(part_number).lower()
+    if session.get(SkuState, (profile, sid)) is None:
+        add_sku(session, part_number, profile=profile)
+        session.flush()
+    return sid
+
+
 def add_subscription(session: Session, sku_id: str, *, profile: str = PROFILE,
                      id: str | None = None, total_licenses: int = 10,
                      next_lifecycle_at: datetime | None = None, is_trial: bool = False,

@@ -8,34 +8,25 @@ from sqlmodel import Session
 from license_analyzer.pipeline.ce_compliance import cheapest_cover
 from license_analyzer.pipeline.fo_compliance import compute
 from license_analyzer.store.db import Store
-from license_analyzer.store.models import DataverseRestrictedWrite, SkuState
+from license_analyzer.store.models import DataverseRestrictedWrite
 from tests.factories import (
     SALES_ENV,
     SERVICE_ENV,
     add_profile,
-    add_sku,
     add_user,
     assign,
+    ensure_sku,
     make_config,
     object_id,
-    sku_id_for,
     utc,
 )
-
-
-def _sku(s: Session, part: str) -> str:
-    sku_id = sku_id_for(part).lower()
-    if s.get(SkuState, ("contoso", sku_id)) is None:
-        add_sku(s, part)
-        s.flush()
-    return sku_id
 
 
 def _writer(s: Session, name: str, held: tuple[str, ...],
             writes: list[tuple[str, str, str, str]]) -> None:
     add_user(s, name)
     for part in held:
-        assign(s, object_id(name), _sku(s, part))
+        assign(s, object_id(name), ensure_sku(s, part))
     for env, table, role, via in writes:
         s.add(DataverseRestrictedWrite(profile="contoso", environment_url=env,
                                        user_id=object_id(name), table_name=table,

@@ -12,17 +12,16 @@ from sqlmodel import Session
 from license_analyzer.pipeline.fo_compliance import compute, contract_rows, status_totals
 from license_analyzer.sources.admin_center_files import import_export
 from license_analyzer.store.db import Store
-from license_analyzer.store.models import FnoSecurityRole, FnoUserRole, SkuState
+from license_analyzer.store.models import FnoSecurityRole, FnoUserRole
 from tests.factories import (
     FNO_ENV,
     add_fo_user,
     add_profile,
-    add_sku,
     add_user,
     assign,
+    ensure_sku,
     make_config,
     object_id,
-    sku_id_for,
     utc,
 )
 
@@ -51,21 +50,13 @@ def _person(s: Session, name: str, roles: list[str], held: tuple[str, ...] = (),
     if entra and env == FNO_ENV:
         add_user(s, name)
         for part in held:
-            assign(s, oid or "", _sku(s, part))
+            assign(s, oid or "", ensure_sku(s, part))
     add_fo_user(s, env, name, matched_user_id=oid, enabled=enabled, alias=f"{name}@contoso.com")
     for rid in roles:
         s.add(FnoUserRole(profile="contoso", environment_url=env, user_id=name, role_id=rid,
                           role_name=ROLES[rid][0], license_type=ROLES[rid][1],
                           assignment_status="Disabled" if rid in disabled_roles else "Enabled",
                           assignment_mode="Manual", updated_at=utc(2026, 11, 21)))
-
-
-def _sku(s: Session, part: str) -> str:
-    sku_id = sku_id_for(part).lower()
-    if s.get(SkuState, ("contoso", sku_id)) is None:
-        add_sku(s, part)
-        s.flush()
-    return sku_id
 
 
 def _by_user(rows: list[dict[str, Any]], source: str = "computed") -> dict[str, dict[str, Any]]:

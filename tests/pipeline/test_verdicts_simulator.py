@@ -16,14 +16,13 @@ import pytest
 from sqlmodel import select
 
 from license_analyzer.config import Config
-from license_analyzer.pipeline.analyze import analyze, load_facts
+from license_analyzer.pipeline.analyze import load_facts
 from license_analyzer.pipeline.usage import usage_rows
 from license_analyzer.report.build import Report, collect_report, write_report
-from license_analyzer.rules.propose import propose
 from license_analyzer.simulator import Simulator
-from license_analyzer.store.db import Store, open_store
+from license_analyzer.store.db import Store
 from license_analyzer.store.models import AssignmentErrorDaily, Candidate, DirectoryUser
-from tests.sources.simhelp import NOW, options, run, sim_config
+from tests.sources.simhelp import NOW, analysed_tenant
 
 AS_OF = NOW.date()
 CS = "749742bf-0d37-4158-a120-33567104deeb"  # DYN365_ENTERPRISE_CUSTOMER_SERVICE
@@ -42,19 +41,9 @@ class Tenant:
 @pytest.fixture(scope="module")
 def tenant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenant]:
     folder = tmp_path_factory.mktemp("verdicts")
-    store = open_store(f"sqlite:///{folder / 'store.db'}", base=folder,
-                       data_dir=folder / "data")
-    with Simulator(options(users=300)) as sim:
-        # 20 days of history are enough to judge: the sign-in log reaches back 30
-        config = sim_config(sim, folder, "\n[analysis]\nmin_history_days = 20\n")
-        outcome = run(config, store, sim)
-        assert outcome.status == "ok", [(s.key, s.message) for s in outcome.streams]
-        analysis = analyze(config, store, AS_OF)
-        propose(config, store, analysis.analysis_id)
+    with analysed_tenant(folder) as (sim, store, config, analysis_id):
         report = collect_report(config, store, AS_OF, None)
-        yield Tenant(sim, store, config, load_facts(store, analysis.analysis_id), report,
-                     folder)
-    store.dispose()
+        yield Tenant(sim, store, config, load_facts(store, analysis_id), report, folder)
 
 
 def _facts_of(tenant: Tenant, user_id: str) -> dict[str, dict[str, Any]]:

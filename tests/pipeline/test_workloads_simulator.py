@@ -15,12 +15,11 @@ from sqlmodel import select
 
 from license_analyzer.config import Config
 from license_analyzer.pipeline.analyze import analyze, load_facts
-from license_analyzer.rules.propose import propose
 from license_analyzer.simulator import Simulator
 from license_analyzer.store.activity import scan_activity
 from license_analyzer.store.db import Store, open_store
 from license_analyzer.store.models import Candidate, StreamState
-from tests.sources.simhelp import NOW, options, run, sim_config
+from tests.sources.simhelp import NOW, analysed_tenant, options, run, sim_config
 
 AS_OF = NOW.date()
 COPILOT = "639dec6b-bb19-468b-871c-c5c441c4b0cb"
@@ -40,18 +39,10 @@ class Tenant:
 @pytest.fixture(scope="module")
 def tenant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenant]:
     folder = tmp_path_factory.mktemp("workloads")
-    store = open_store(f"sqlite:///{folder / 'store.db'}", base=folder,
-                       data_dir=folder / "data")
-    with Simulator(options(users=300)) as sim:
-        config = sim_config(sim, folder, "\n[analysis]\nmin_history_days = 20\n")
-        outcome = run(config, store, sim)
-        assert outcome.status == "ok", [(s.key, s.message) for s in outcome.streams]
-        analysis = analyze(config, store, AS_OF)
-        propose(config, store, analysis.analysis_id)
+    with analysed_tenant(folder) as (sim, store, config, analysis_id):
         with store.session() as session:
             candidates = list(session.exec(select(Candidate)).all())
-        yield Tenant(sim, store, config, load_facts(store, analysis.analysis_id), candidates)
-    store.dispose()
+        yield Tenant(sim, store, config, load_facts(store, analysis_id), candidates)
 
 
 def _people(tenant: Tenant, kind: str) -> set[str]:

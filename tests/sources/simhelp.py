@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -150,3 +152,26 @@ def content_hash(store: Store) -> dict[str, str]:
                                                                              "PORT"))
     out["activity"] = f"{days.height}:{hashlib.sha256(days.write_csv().encode()).hexdigest()}"
     return out
+
+
+@contextmanager
+def analysed_tenant(folder: Path, extra: str = "\n[analysis]\nmin_history_days = 20\n"
+                    ) -> Iterator[tuple[Simulator, Store, Config, int]]:
+    """A 300-user simulated tenant collected into a SQLite store in `folder`, analysed as of
+    NOW's day and proposed on: (simulator, store, config, analysis id). 20 days of history are
+    enough to judge by default: the sign-in log reaches back 30."""
+    from license_analyzer.pipeline.analyze import analyze
+    from license_analyzer.rules.propose import propose
+    from license_analyzer.store.db import open_store
+
+    store = open_store(f"sqlite:///{folder / 'store.db'}", base=folder, data_dir=folder / "data")
+    try:
+        with Simulator(options(users=300)) as sim:
+            config = sim_config(sim, folder, extra)
+            outcome = run(config, store, sim)
+            assert outcome.status == "ok", [(s.key, s.message) for s in outcome.streams]
+            analysis = analyze(config, store, NOW.date())
+            propose(config, store, analysis.analysis_id)
+            yield sim, store, config, analysis.analysis_id
+    finally:
+        store.dispose()
