@@ -14,6 +14,16 @@ from license_analyzer.simulator import Simulator
 FAST = {"time_scale": 0.01}
 
 
+def wait_out(r: httpx.Response, resend: Any, tries: int = 50) -> httpx.Response:
+    """`r`, or while it is a 429, the answer of `resend()` after its Retry-After."""
+    for _ in range(tries):
+        if r.status_code != 429:
+            break
+        time.sleep(float(r.headers.get("Retry-After", "0.05")))
+        r = resend()
+    return r
+
+
 class MsalHttpClient:
     """What msal needs from an http client, on httpx with our CA (ignores REQUESTS_CA_BUNDLE)."""
 
@@ -93,24 +103,15 @@ class Api:
         return self._patient(lambda: self.http.get(url, headers=hdrs))
 
     def _patient(self, send: Any) -> httpx.Response:
-        r: httpx.Response = send()
-        for _ in range(50 if self.wait_out_throttling else 0):
-            if r.status_code != 429:
-                break
-            time.sleep(float(r.headers.get("Retry-After", "0.05")))
-            r = send()
-        return r
+        return wait_out(send(), send, 50 if self.wait_out_throttling else 0)
 
     def follow(self, first: httpx.Response, call: Any) -> list[dict[str, Any]]:
         """All items across pages, following @odata.nextLink verbatim."""
         out: list[dict[str, Any]] = []
         r = first
         while True:
-            for _ in range(50):  # a real client waits out throttling (shared tenants hit it)
-                if r.status_code != 429:
-                    break
-                time.sleep(float(r.headers.get("Retry-After", "0.05")))
-                r = call(str(r.request.url))
+            # a real client waits out throttling (shared tenants hit it)
+            r = wait_out(r, lambda url=str(r.request.url): call(url))
             assert r.status_code == 200, r.text
             body = r.json()
             out.extend(body["value"])
