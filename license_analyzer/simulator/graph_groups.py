@@ -10,7 +10,7 @@ import orjson
 
 from . import graph_users
 from .generate import COUNT_VIOLATION, effective_sku_ids
-from .graph_query import next_link, parse_select, parse_top, short_page, start_offset
+from .graph_query import next_link, page_window, parse_select, short_page
 from .odata import ODataError, parse_filter
 from .odata import evaluate as odata_evaluate
 from .tenant import Group, User
@@ -128,12 +128,10 @@ def list_groups(ctx: GraphContext) -> Response:
             groups = [g for g in groups if odata_evaluate(node, _group_getter(ctx, g))]
         except (ODataError, KeyError) as exc:
             return ctx.error(400, "Request_UnsupportedQuery", f"Invalid filter clause: {exc}")
-    top = parse_top(ctx, 100, 999)
-    if isinstance(top, Response):
-        return top
-    offset = start_offset(ctx)
-    if isinstance(offset, Response):
-        return offset
+    window = page_window(ctx, 100, 999)
+    if isinstance(window, Response):
+        return window
+    top, offset = window
     body: dict[str, Any] = {"@odata.context": ctx.context("groups")}
     if offset + top < len(groups):
         body["@odata.nextLink"] = next_link(ctx, offset + top)
@@ -190,12 +188,10 @@ def list_members(ctx: GraphContext, gid: str) -> Response:
             "Request_BadRequest",
             "Property 'signInActivity' is not supported on this endpoint.",
         )
-    top = parse_top(ctx, 100, 999)
-    if isinstance(top, Response):
-        return top
-    offset = start_offset(ctx)
-    if isinstance(offset, Response):
-        return offset
+    window = page_window(ctx, 100, 999)
+    if isinstance(window, Response):
+        return window
+    top, offset = window
     members = list(g.members)
     size = short_page(top, offset, ctx.cloud.opts.traps.short_pages)
     users = ctx.cloud.tenant.users
@@ -241,12 +237,10 @@ def user_member_of(ctx: GraphContext, key: str) -> Response:
     fields = parse_select(ctx, "group", KNOWN, DEFAULT)
     if isinstance(fields, Response):
         return fields
-    top = parse_top(ctx, 100, 999)
-    if isinstance(top, Response):
-        return top
-    offset = start_offset(ctx)
-    if isinstance(offset, Response):
-        return offset
+    window = page_window(ctx, 100, 999)
+    if isinstance(window, Response):
+        return window
+    top, offset = window
     groups = [g for g in ctx.cloud.tenant.groups if user.idx in g.members]
     body: dict[str, Any] = {"@odata.context": ctx.context("directoryObjects")}
     if offset + top < len(groups):

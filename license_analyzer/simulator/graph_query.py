@@ -69,6 +69,17 @@ def start_offset(ctx: GraphContext) -> int | Response:
         return ctx.error(400, "Request_BadRequest", "Invalid skip token.")
 
 
+def page_window(ctx: GraphContext, default: int, hard_max: int) -> tuple[int, int] | Response:
+    """($top, the offset its $skiptoken names), or the error answer for either."""
+    top = parse_top(ctx, default, hard_max)
+    if isinstance(top, Response):
+        return top
+    offset = start_offset(ctx)
+    if isinstance(offset, Response):
+        return offset
+    return top, offset
+
+
 def next_link(ctx: GraphContext, offset: int) -> str:
     params = [(k, v) for k, v in ctx.req.query.items() if k != "$skiptoken"]
     params.append(("$skiptoken", graph_token(offset, query_fingerprint(ctx))))

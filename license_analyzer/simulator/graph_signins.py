@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .activity import APPS, ERRORS, RESOURCES
-from .graph_query import next_link, parse_top, start_offset
+from .graph_query import next_link, page_window
 from .odata import Lit, ODataError, parse_filter, paths, time_bounds, vector_evaluate
 from .wire import Response
 
@@ -194,12 +194,10 @@ def list_signins(ctx: GraphContext) -> Response:
             "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
             "Neither tenant is B2C or tenant doesn't have premium license",
         )
-    top = parse_top(ctx, 1000, 1000)
-    if isinstance(top, Response):
-        return top
-    offset = start_offset(ctx)
-    if isinstance(offset, Response):
-        return offset
+    window = page_window(ctx, 1000, 1000)
+    if isinstance(window, Response):
+        return window
+    top, offset = window
     try:
         idx = _matches(ctx, ctx.req.query.get("$filter"))
     except ODataError as exc:
